@@ -1,0 +1,444 @@
+"""The child process: runs one submission as ``__main__`` and reports what autograd really computed.
+
+This is the only module that imports torch or runs student code, and it only ever runs in a separate
+process started by grader/run.py.  It talks to its parent over two private pipes: it reads its
+configuration (JSON) from one, then closes it before student code starts; it writes events (one JSON
+object per line) to the other.  Student stdout and stderr go to the parent's capture, never mixed with
+the events.
+
+What it observes:
+* every backward pass (``torch.autograd.backward``, which ``Tensor.backward`` calls): the loss, then
+  after the pass each spec parameter's ``.grad`` and the parameter values the loss was computed at.
+  Parameters are found by the names the spec gives them, in the student's frames and module globals;
+* after the program ends (or raises, or runs out of time): the parameters, ``forward(probe_x)``, and
+  hidden probes of ``forward`` and ``loss`` at random points the parent drew;
+* the figures matplotlib holds when ``plt.show()``/``plt.close()`` is called and at the end.
+
+Run as: python -I -B -c "<bootstrap>" CONFIG_FD EVENTS_FD   (see grader/run.py)
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import linecache
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+
+PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
+
+
+class _TimeLimit(BaseException):
+    """Raised inside student code when its time is up (a BaseException so `except Exception` won't eat it)."""
+
+
+class Channel:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def send(self, event: str, **fields) -> None:
+        fields["event"] = event
+        data = (json.dumps(_jsonable(fields), allow_nan=False, separators=(",", ":")) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+
+def _jsonable(value):
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+class Observer:
+    """Watches one run of student code."""
+
+    def __init__(self, config: dict, channel: Channel) -> None:
+        import torch  # noqa: F401  (imported before student code so its functions can be kept privately)
+
+        self.torch = torch
+        self.Tensor = torch.Tensor
+        self.real_backward = torch.autograd.backward
+        self.no_grad = torch.no_grad
+        self.config = config
+        self.channel = channel
+        self.filename = config["filename"]
+        self.names = tuple(config["spec"]["parameters"])
+        self.max_steps = int(config["spec"]["max_steps"])
+        self.steps = 0
+        self.extra_steps = 0
+        self.recording = True
+        self.module: types.ModuleType | None = None
+        self.last_seen: dict[str, object] = {}
+        self.noted: set[str] = set()
+        self.figures: dict[int, dict] = {}
+
+    # -- values --------------------------------------------------------------------------------------
+
+    def scalar(self, value):
+        """A float from a tensor of one element or a Python number; None otherwise."""
+        if isinstance(value, self.Tensor):
+            flat = value.detach().reshape(-1)
+            if flat.numel() != 1:
+                return None
+            return float(flat[0].item())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return None
+
+    def note(self, text: str) -> None:
+        if text not in self.noted:
+            self.noted.add(text)
+            self.channel.send("note", text=text)
+
+    # -- finding the parameters ----------------------------------------------------------------------
+
+    def namespaces(self):
+        """The student's frames (innermost first) and module globals, for looking names up."""
+        spaces, line = [], None
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                if line is None:
+                    line = frame.f_lineno
+                spaces.append(frame.f_locals)
+            frame = frame.f_back
+        if self.module is not None:
+            spaces.append(self.module.__dict__)
+        return spaces, line
+
+    def find_params(self, spaces, loss) -> dict[str, object]:
+        found = {}
+        for name in self.names:
+            for space in spaces:
+                value = space.get(name)
+                if isinstance(value, self.Tensor):
+                    found[name] = value
+                    break
+        missing = [name for name in self.names if name not in found]
+        if missing and isinstance(loss, self.Tensor):
+            # A parameter under another name: accept it when it is the only unnamed leaf left.
+            known = {id(t) for t in found.values()}
+            leaves = [t for t in self.graph_leaves(loss) if id(t) not in known]
+            if len(missing) == 1 and len(leaves) == 1:
+                found[missing[0]] = leaves[0]
+                self.note(f"the parameter {missing[0]} was found under another name")
+            else:
+                for name in missing:
+                    self.note(f"no tensor named {name} was found when backward() was called")
+        return found
+
+    def graph_leaves(self, loss) -> list:
+        leaves, seen, stack = [], set(), [loss.grad_fn]
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if isinstance(variable, self.Tensor):
+                leaves.append(variable)
+            stack.extend(next_node for next_node, _ in getattr(node, "next_functions", ()))
+        return leaves
+
+    # -- the hook --------------------------------------------------------------------------------------
+
+    def backward(self, tensors, *args, **kwargs):
+        if not self.recording:
+            return self.real_backward(tensors, *args, **kwargs)
+        loss = tensors
+        if isinstance(tensors, (list, tuple)) and len(tensors) == 1:
+            loss = tensors[0]
+        spaces, line = self.namespaces()
+        params = self.find_params(spaces, loss if isinstance(loss, self.Tensor) else None)
+        self.last_seen.update(params)
+        before = {name: self.scalar(t) for name, t in params.items()}
+        loss_value = self.scalar(loss)
+        result = self.real_backward(tensors, *args, **kwargs)
+        grads = {}
+        for name, tensor in params.items():
+            grad = tensor.grad if tensor.is_leaf else None
+            grads[name] = self.scalar(grad) if grad is not None else None
+        if self.steps < self.max_steps:
+            self.channel.send("step", loss=loss_value, grads=grads, params=before, line=line)
+        else:
+            self.extra_steps += 1
+        self.steps += 1
+        return result
+
+    def install(self) -> None:
+        self.torch.autograd.backward = self.backward
+
+    # -- figures -----------------------------------------------------------------------------------------
+
+    def snapshot_figures(self) -> None:
+        try:
+            from matplotlib._pylab_helpers import Gcf
+        except Exception:  # matplotlib missing or broken: nothing to record
+            return
+        for manager in Gcf.get_all_fig_managers():
+            try:
+                figure = manager.canvas.figure
+                lines = []
+                for axes in figure.axes:
+                    for line in axes.get_lines():
+                        ys = [self.scalar(float(v)) for v in list(line.get_ydata())[:10000]]
+                        lines.append({"label": str(line.get_label())[:200], "ys": ys})
+                buffer = io.BytesIO()
+                figure.savefig(buffer, format="png", dpi=60)
+                png = base64.b64encode(buffer.getvalue()).decode("ascii")
+                self.figures[int(manager.num)] = {"number": int(manager.num), "lines": lines, "png": png}
+            except Exception as exc:  # a figure the student broke: say so, keep going
+                self.note(f"a figure could not be read: {type(exc).__name__}")
+
+    def install_plot_hooks(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+
+        real_close = plt.close
+
+        def show(*args, **kwargs):
+            self.snapshot_figures()
+
+        def close(*args, **kwargs):
+            self.snapshot_figures()
+            return real_close(*args, **kwargs)
+
+        plt.show = show
+        plt.close = close
+
+    # -- running the student's code ---------------------------------------------------------------------
+
+    def student_traceback(self, exc: BaseException) -> tuple[str, int | None]:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.filename]
+        text = "".join(traceback.format_list(frames)) if frames else ""
+        text += "".join(traceback.format_exception_only(type(exc), exc))
+        return text, (frames[-1].lineno if frames else None)
+
+    def run(self, source: str) -> None:
+        filename = self.filename
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            code = compile(source, filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            message = getattr(exc, "msg", None) or str(exc)
+            self.channel.send(
+                "outcome",
+                status="syntax_error",
+                message=message,
+                exc_type=type(exc).__name__,
+                line=line if isinstance(line, int) else None,
+                traceback="".join(traceback.format_exception_only(type(exc), exc)),
+            )
+            return
+        module = types.ModuleType("__main__")
+        module.__file__ = self.config["workfile"]
+        module.__builtins__ = __builtins__
+        self.module = module
+        sys.modules["__main__"] = module
+        sys.argv = [self.config["workfile"]]
+        self.install()
+        limit = float(self.config["time_limit"])
+        started = time.monotonic()
+        signal.signal(signal.SIGALRM, _raise_time_limit)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        outcome: dict = {"status": "finished"}
+        try:
+            exec(code, module.__dict__)
+        except _TimeLimit as exc:
+            text, line = self.student_traceback(exc)
+            outcome = {"status": "timeout", "message": f"stopped after {limit:g} s", "line": line,
+                       "traceback": text}
+        except SystemExit as exc:
+            code_ = exc.code
+            if code_ is None or code_ == 0:
+                outcome = {"status": "finished", "message": "the program called sys.exit(0)"}
+            else:
+                _, line = self.student_traceback(exc)
+                outcome = {"status": "exit", "message": f"the program called sys.exit({code_!r})", "line": line}
+        except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+            text, line = self.student_traceback(exc)
+            outcome = {"status": "exception", "exc_type": type(exc).__name__,
+                       "message": _one_line(exc), "line": line, "traceback": text}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.recording = False
+        outcome["seconds"] = time.monotonic() - started
+        self.channel.send("outcome", **outcome)
+
+    # -- after the run ----------------------------------------------------------------------------------
+
+    def guarded(self, call):
+        """Call student code with a short time limit; return (result, error text)."""
+        signal.setitimer(signal.ITIMER_REAL, PROBE_SECONDS)
+        try:
+            return call(), None
+        except _TimeLimit:
+            return None, f"did not return within {PROBE_SECONDS:g} s"
+        except BaseException as exc:  # noqa: BLE001
+            return None, f"{type(exc).__name__}: {_one_line(exc)}"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def current_params(self) -> dict[str, object]:
+        params = {}
+        space = self.module.__dict__ if self.module is not None else {}
+        for name in self.names:
+            value = space.get(name)
+            if isinstance(value, self.Tensor):
+                params[name] = value
+            elif name in self.last_seen:
+                params[name] = self.last_seen[name]
+        return params
+
+    def report_final(self) -> None:
+        space = self.module.__dict__ if self.module is not None else {}
+        functions = [name for name in ("forward", "loss") if callable(space.get(name))]
+        params = self.current_params()
+        prediction, error = None, None
+        forward = space.get("forward")
+        if callable(forward):
+            result, error = self.guarded(lambda: forward(float(self.config["spec"]["probe_x"])))
+            if error is None:
+                prediction = self.scalar(result)
+                if prediction is None:
+                    error = f"forward({self.config['spec']['probe_x']:g}) returned {type(result).__name__}, not a number"
+        else:
+            error = "there is no function named forward"
+        self.channel.send(
+            "final",
+            params={name: self.scalar(t) for name, t in params.items()},
+            prediction=prediction,
+            prediction_error=error,
+            functions=functions,
+            extra_steps=self.extra_steps,
+        )
+        if self.extra_steps:
+            self.channel.send("extra_steps", count=self.extra_steps)
+
+    def probe(self, kind: str, point: dict) -> None:
+        torch = self.torch
+        space = self.module.__dict__ if self.module is not None else {}
+        function = space.get(kind)
+        event = {"kind": kind, "params": point["params"], "x": point["x"], "y": point.get("y")}
+        if not callable(function):
+            self.channel.send("probe", **event, value=None, grads={}, error=f"there is no function named {kind}")
+            return
+        originals = self.current_params()
+        probe_tensors, restore_globals, restore_data = {}, {}, {}
+        for name in self.names:
+            value = float(point["params"][name])
+            original = originals.get(name)
+            shape = tuple(original.shape) if isinstance(original, self.Tensor) and original.numel() == 1 else (1,)
+            if isinstance(space.get(name), self.Tensor) or original is None:
+                fresh = torch.full(shape, value, dtype=torch.float32).requires_grad_(True)
+                restore_globals[name] = space.get(name, _MISSING)
+                space[name] = fresh
+                probe_tensors[name] = fresh
+            elif original.is_leaf:  # a parameter kept in a closure: change it in place, then put it back
+                with self.no_grad():
+                    restore_data[name] = (original, original.detach().clone(), original.grad)
+                    original.fill_(value)
+                original.grad = None
+                probe_tensors[name] = original
+        args = (point["x"],) if kind == "forward" else (point["x"], point["y"])
+        try:
+            result, error = self.guarded(lambda: function(*args))
+            value, grads = None, {}
+            if error is None:
+                value = self.scalar(result)
+                if value is None:
+                    error = f"{kind} returned {type(result).__name__}, not a number"
+                elif isinstance(result, self.Tensor) and result.requires_grad:
+                    _, error = self.guarded(lambda: self.real_backward(result.sum()))
+                    grads = {
+                        name: (self.scalar(t.grad) if t.grad is not None else None) for name, t in probe_tensors.items()
+                    }
+                else:
+                    grads = {name: None for name in self.names}
+            self.channel.send("probe", **event, value=value, grads=grads, error=error)
+        finally:
+            for name, previous in restore_globals.items():
+                if previous is _MISSING:
+                    space.pop(name, None)
+                else:
+                    space[name] = previous
+            for name, (tensor, data, grad) in restore_data.items():
+                with self.no_grad():
+                    tensor.copy_(data)
+                tensor.grad = grad
+
+    def finish(self) -> None:
+        self.report_final()
+        for point in self.config["probes"]:
+            self.probe(point["kind"], point)
+        self.snapshot_figures()
+        for figure in self.figures.values():
+            self.channel.send("figure", **figure)
+
+
+_MISSING = object()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:500] if text else type(exc).__name__
+
+
+def _raise_time_limit(signum, frame):
+    raise _TimeLimit()
+
+
+def main(argv: list[str]) -> None:
+    config_fd, events_fd = int(argv[0]), int(argv[1])
+    config = json.loads(_read_all(config_fd))
+    channel = Channel(events_fd)
+    os.environ["MPLBACKEND"] = "Agg"
+    observer = Observer(config, channel)
+    observer.torch.set_num_threads(1)
+    observer.install_plot_hooks()
+    channel.send("ready")
+    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
+    try:
+        observer.run(config["source"])
+        observer.finish()
+        channel.send("done")
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - the student may have replaced or closed them
+                pass
+        # Leave without waiting for threads the student started or atexit hooks it registered.
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

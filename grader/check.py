@@ -1,0 +1,319 @@
+"""The checks: pure functions of (spec, reference, student trace) -> CheckResult.
+
+No torch, no processes, no files: each check only compares numbers the run observed with the numbers the
+spec implies, within the spec's tolerances, and says how far and where they differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from grader.i18n import _
+from grader.reference import Reference, loss_and_grads, model_and_grads
+from grader.spec import Spec, Tolerance
+from grader.trace import CRASHED, EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, Probe, Step, Trace, encode_number
+
+PASS, FAIL, ERROR = "pass", "fail", "error"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    status: str  # pass | fail | error
+    points: float
+    max_points: float
+    message: str
+    expected: Any = None
+    observed: Any = None
+    step: int | None = None  # the first step that departs, for the checks over the training trace
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return _("nothing")
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.7g}"
+
+
+def _far(observed: float | None, expected: float) -> str:
+    if observed is None or not math.isfinite(observed):
+        return ""
+    diff = observed - expected
+    if expected != 0:
+        return _(" (off by {diff}, {rel:.2g}% of the expected value)").format(
+            diff=fmt(diff), rel=abs(diff / expected) * 100
+        )
+    return _(" (off by {diff})").format(diff=fmt(diff))
+
+
+def _numbers(values: Mapping[str, float | None]) -> dict[str, Any]:
+    return {k: encode_number(v) for k, v in values.items()}
+
+
+def step_label(spec: Spec, index: int) -> str:
+    epoch, sample = divmod(index, spec.samples)
+    return _("step {n} (epoch {epoch}, sample x={x:g}, y={y:g})").format(
+        n=index + 1, epoch=epoch, x=spec.x[sample], y=spec.y[sample]
+    )
+
+
+def why_stopped(trace: Trace) -> str:
+    """One sentence on how the program ended, when that explains missing observations."""
+    outcome = trace.outcome
+    where = _(" at line {line}").format(line=outcome.line) if outcome.line else ""
+    if outcome.status == SYNTAX_ERROR:
+        return _("Your file has a syntax error{where}: {message}.").format(where=where, message=outcome.message)
+    if outcome.status == TIMEOUT:
+        return _("Your program was stopped because it ran too long{where}.").format(where=where)
+    if outcome.status == EXCEPTION:
+        return _("Your program stopped with {exc}{where}: {message}.").format(
+            exc=outcome.exc_type, where=where, message=outcome.message
+        )
+    if outcome.status == CRASHED:
+        return _("Your program's process ended abruptly: {message}.").format(message=outcome.message)
+    if outcome.status != FINISHED:
+        return _("Your program ended early: {message}.").format(message=outcome.message)
+    return ""
+
+
+def _result(check_id: str, spec: Spec, status: str, message: str, **extra) -> CheckResult:
+    max_points = spec.check(check_id).points
+    return CheckResult(
+        id=check_id,
+        status=status,
+        points=max_points if status == PASS else 0.0,
+        max_points=max_points,
+        message=message.strip(),
+        **extra,
+    )
+
+
+# -- the hidden probes ---------------------------------------------------------------------------------
+
+
+def _call_text(probe: Probe) -> str:
+    params = ", ".join(f"{k}={v:g}" for k, v in probe.params.items())
+    args = f"{probe.x:g}" if probe.kind == "forward" else f"{probe.x:g}, {probe.y:g}"
+    return _("{kind}({args}) with {params}").format(kind=probe.kind, args=args, params=params)
+
+
+def _probe_check(check_id: str, spec: Spec, trace: Trace, expect: Callable[[Probe], tuple[float, dict]]) -> CheckResult:
+    tol = spec.check(check_id).tolerance
+    probes = [p for p in trace.probes if p.kind == check_id]
+    if not probes:
+        if check_id not in trace.functions and trace.outcome.status == FINISHED:
+            return _result(check_id, spec, ERROR, _("There is no function named {name}.").format(name=check_id))
+        return _result(
+            check_id, spec, ERROR,
+            _("{name} could not be tried. {why}").format(name=check_id, why=why_stopped(trace) or trace.outcome.message or ""),
+        )
+    expected_rows, observed_rows = [], []
+    problems = []
+    for probe in probes:
+        value, grads = expect(probe)
+        expected_rows.append({"call": _call_text(probe), "value": encode_number(value), "grads": _numbers(grads)})
+        observed_rows.append(
+            {"call": _call_text(probe), "value": encode_number(probe.value), "grads": _numbers(probe.grads),
+             "error": probe.error}
+        )
+        if probe.error:
+            if "NotImplementedError" in probe.error:
+                problems.append(_("{name} is not written yet ({error}).").format(name=check_id, error=probe.error))
+            else:
+                problems.append(_("{call} raised {error}.").format(call=_call_text(probe), error=probe.error))
+            continue
+        if not tol.close(probe.value, value):
+            problems.append(
+                _("{call} returned {got}, expected {want}{far}.").format(
+                    call=_call_text(probe), got=fmt(probe.value), want=fmt(value), far=_far(probe.value, value)
+                )
+            )
+            continue
+        for name, want in grads.items():
+            got = probe.grads.get(name)
+            if got is None:
+                problems.append(
+                    _("After {call}, backward() left {name}.grad empty: the result is not connected to {name} "
+                      "through autograd (expected {want}).").format(call=_call_text(probe), name=name, want=fmt(want))
+                )
+                break
+            if not tol.close(got, want):
+                problems.append(
+                    _("After {call}, {name}.grad is {got}, expected {want}{far}.").format(
+                        call=_call_text(probe), name=name, got=fmt(got), want=fmt(want), far=_far(got, want)
+                    )
+                )
+                break
+    extra = {"expected": expected_rows, "observed": observed_rows}
+    if problems:
+        return _result(check_id, spec, FAIL, problems[0], **extra)
+    return _result(
+        check_id, spec, PASS,
+        _("{name} gives the right value and gradients at {n} hidden points ({tol}).").format(
+            name=check_id, n=len(probes), tol=tol.describe()
+        ),
+        **extra,
+    )
+
+
+def check_forward(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    return _probe_check("forward", spec, trace, lambda p: model_and_grads(spec, p.params, p.x))
+
+
+def check_loss(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    return _probe_check("loss", spec, trace, lambda p: loss_and_grads(spec, p.params, p.x, p.y or 0.0))
+
+
+# -- the training trace --------------------------------------------------------------------------------
+
+
+def first_difference(
+    spec: Spec, expected: tuple[Step, ...], observed: tuple[Step, ...], tol: Tolerance, with_loss: bool
+) -> tuple[int, str] | None:
+    """The first step (index) where the observed trace departs from the expected one, and how."""
+    for index, (want, got) in enumerate(zip(expected, observed)):
+        if with_loss and not tol.close(got.loss, want.loss):
+            return index, _("{step}: the loss is {got}, expected {want}{far}.").format(
+                step=step_label(spec, index), got=fmt(got.loss), want=fmt(want.loss), far=_far(got.loss, want.loss)
+            )
+        for name in spec.param_names:
+            g, w = got.grads.get(name), want.grads[name]
+            if g is None:
+                return index, _("{step}: {name}.grad was empty after backward(); is {name} still the tensor you "
+                                "created with requires_grad=True?").format(step=step_label(spec, index), name=name)
+            if not tol.close(g, w):
+                return index, _("{step}: {name}.grad is {got}, expected {want}{far}.").format(
+                    step=step_label(spec, index), name=name, got=fmt(g), want=fmt(w), far=_far(g, w)
+                )
+    return None
+
+
+def _steps_json(steps: tuple[Step, ...], limit: int) -> list[dict]:
+    return [{"loss": encode_number(s.loss), "grads": _numbers(s.grads)} for s in steps[:limit]]
+
+
+def check_first_epoch_grads(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    tol = spec.check("first_epoch_grads").tolerance
+    n = spec.samples
+    expected, observed = reference.steps[:n], trace.steps[:n]
+    extra = {"expected": _steps_json(expected, n), "observed": _steps_json(observed, n)}
+    difference = first_difference(spec, expected, observed, tol, with_loss=False)
+    if difference is not None:
+        index, message = difference
+        return _result("first_epoch_grads", spec, FAIL, message, step=index, **extra)
+    if len(observed) < n:
+        if not observed:
+            message = _("No backward pass was observed: call backward() on each sample's loss.")
+        else:
+            message = _("Only {k} of the {n} backward passes of the first epoch were observed.").format(
+                k=len(observed), n=n
+            )
+        why = why_stopped(trace)
+        status = ERROR if why and trace.outcome.status != FINISHED else FAIL
+        return _result("first_epoch_grads", spec, status, f"{message} {why}", step=len(observed), **extra)
+    return _result(
+        "first_epoch_grads", spec, PASS,
+        _("The gradients of all {n} steps of the first epoch match ({tol}).").format(n=n, tol=tol.describe()),
+        **extra,
+    )
+
+
+def check_training(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    tol = spec.check("training").tolerance
+    total = spec.total_steps
+    count = trace.backward_count
+    extra = {"expected": {"steps": total}, "observed": {"steps": count}}
+    difference = first_difference(spec, reference.steps, trace.steps, tol, with_loss=True)
+    if difference is not None:
+        index, message = difference
+        return _result("training", spec, FAIL, message, step=index, **extra)
+    if count != total:
+        if count == 0:
+            message = _("No training step was observed: no backward() call ran.")
+        elif count < total:
+            message = _("Only {k} of the {n} training steps ran ({epochs} epochs x {samples} samples); the ones "
+                        "that ran are right.").format(k=count, n=total, epochs=spec.epochs, samples=spec.samples)
+        else:
+            message = _("{k} backward passes ran, expected {n} ({epochs} epochs x {samples} samples); the first {n} "
+                        "are right.").format(k=count, n=total, epochs=spec.epochs, samples=spec.samples)
+        why = why_stopped(trace)
+        status = ERROR if count < total and trace.outcome.status != FINISHED else FAIL
+        return _result("training", spec, status, f"{message} {why}", step=min(count, total), **extra)
+    return _result(
+        "training", spec, PASS,
+        _("All {n} training steps match: the loss and every gradient ({tol}).").format(n=total, tol=tol.describe()),
+        **extra,
+    )
+
+
+def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    tol = spec.check("final_prediction").tolerance
+    call = f"forward({spec.probe_x:g})"
+    extra = {"expected": encode_number(reference.prediction), "observed": encode_number(trace.prediction)}
+    if not trace.steps:
+        return _result(
+            "final_prediction", spec, FAIL,
+            _("No training was observed, so {call} after the program is not graded.").format(call=call), **extra,
+        )
+    if trace.prediction is None:
+        return _result(
+            "final_prediction", spec, ERROR,
+            _("{call} could not be computed after your program ran: {error}.").format(
+                call=call, error=trace.prediction_error or _("no value")
+            ),
+            **extra,
+        )
+    if not tol.close(trace.prediction, reference.prediction):
+        return _result(
+            "final_prediction", spec, FAIL,
+            _("After training, {call} is {got}, expected {want}{far}.").format(
+                call=call, got=fmt(trace.prediction), want=fmt(reference.prediction),
+                far=_far(trace.prediction, reference.prediction),
+            ),
+            **extra,
+        )
+    return _result(
+        "final_prediction", spec, PASS,
+        _("After training, {call} = {got} (expected {want}, {tol}).").format(
+            call=call, got=fmt(trace.prediction), want=fmt(reference.prediction), tol=tol.describe()
+        ),
+        **extra,
+    )
+
+
+def check_plot(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    lengths = [len(line.ys) for figure in trace.figures for line in figure.lines]
+    extra = {"expected": {"points": spec.epochs}, "observed": {"lines": lengths}}
+    for figure in trace.figures:
+        for line in figure.lines:
+            if len(line.ys) == spec.epochs and all(v is not None and math.isfinite(v) for v in line.ys):
+                return _result(
+                    "plot", spec, PASS,
+                    _("A figure with one point per epoch ({n} points) was drawn.").format(n=spec.epochs), **extra,
+                )
+    if not trace.figures:
+        message = _("No figure was drawn (plot the cost of each epoch with matplotlib).")
+    elif not lengths:
+        message = _("A figure was drawn, but it has no line.")
+    else:
+        message = _("The figure's lines have {lengths} points; expected one point per epoch ({n}).").format(
+            lengths=", ".join(str(n) for n in lengths), n=spec.epochs
+        )
+    return _result("plot", spec, FAIL, message, **extra)
+
+
+CHECKS: dict[str, Callable[[Spec, Reference, Trace], CheckResult]] = {
+    "forward": check_forward,
+    "loss": check_loss,
+    "first_epoch_grads": check_first_epoch_grads,
+    "training": check_training,
+    "final_prediction": check_final_prediction,
+    "plot": check_plot,
+}
+
+
+def run_checks(spec: Spec, reference: Reference, trace: Trace) -> tuple[CheckResult, ...]:
+    return tuple(CHECKS[check.id](spec, reference, trace) for check in spec.checks)

@@ -1,0 +1,28 @@
+"""Errors that own their message and their exit code (in the manner of click's exceptions)."""
+
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """An error the command line reports as one plain line, without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class UsageError(GraderError):
+    """The command was called wrongly: no such file, unknown assignment, bad option value."""
+
+    exit_code = 2
+
+
+class SpecError(GraderError):
+    """An assignment spec in grader/specs/ is malformed: a bug of the kit, not of the student."""
+
+    exit_code = 3

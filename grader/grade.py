@@ -1,0 +1,106 @@
+"""The pipeline for one submission: load -> run -> check -> Report.  No output is written here."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+from grader import __version__
+from grader.check import CheckResult, run_checks, why_stopped
+from grader.load import Submission
+from grader.reference import Reference, reference_trace
+from grader.run import Limits, Probes, Runner
+from grader.spec import Spec
+from grader.trace import FINISHED, Trace
+
+
+@dataclass(frozen=True)
+class Report:
+    assignment: str
+    title: str
+    submission: str
+    score: float
+    max_score: float
+    error: str | None  # how the run failed, in plain words; None when the program ran to its end
+    checks: tuple[CheckResult, ...]
+    trace: Trace
+    reference: Reference
+    spec: Spec
+    kit_version: str = __version__
+
+    @property
+    def full_marks(self) -> bool:
+        return self.error is None and self.score >= self.max_score
+
+
+def _grid_value(rng: random.Random, low: float, high: float, grid: float, avoid_zero: bool = False) -> float:
+    steps = int((high - low) / grid)
+    while True:
+        value = low + grid * rng.randint(0, steps)
+        if not avoid_zero or abs(value) >= 0.5:
+            return value
+
+
+def draw_probes(spec: Spec, rng: random.Random) -> Probes:
+    """Random points for the hidden calls of forward and loss: parameters and inputs on a grid of exactly
+    representable numbers, inputs kept away from 0 so that every gradient is informative."""
+    ps = spec.probes
+    points = []
+    for kind in ("forward", "loss"):
+        for _ in range(ps.count):
+            params = {name: _grid_value(rng, *ps.parameter_range, ps.grid) for name in spec.param_names}
+            point = {"kind": kind, "params": params, "x": _grid_value(rng, *ps.x_range, ps.grid, avoid_zero=True)}
+            if kind == "loss":
+                point["y"] = _grid_value(rng, *ps.y_range, ps.grid)
+            points.append(point)
+    return Probes(tuple(points))
+
+
+def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
+    """Check a trace against the reference and total the points (pure)."""
+    reference = reference_trace(spec)
+    checks = run_checks(spec, reference, trace)
+    error = None
+    if trace.outcome.status != FINISHED:
+        error = why_stopped(trace)
+    return Report(
+        assignment=spec.name,
+        title=spec.title,
+        submission=submission.display_name,
+        score=sum(c.points for c in checks),
+        max_score=spec.max_score,
+        error=error,
+        checks=checks,
+        trace=trace,
+        reference=reference,
+        spec=spec,
+    )
+
+
+def grade(
+    submission: Submission,
+    spec: Spec,
+    runner: Runner,
+    *,
+    time_limit: float | None = None,
+    seed: int | None = None,
+) -> Report:
+    rng = random.Random(seed) if seed is not None else random.SystemRandom()
+    probes = draw_probes(spec, rng)
+    trace = runner.run(submission, spec, probes, Limits(time_limit=time_limit or spec.time_limit))
+    return assemble(spec, submission, trace)
+
+
+def report_names(submissions: Sequence[Submission]) -> list[str]:
+    """A folder name per submission: the file's stem, made unique with -2, -3, ... where names repeat."""
+    names, used = [], set()
+    for submission in submissions:
+        base = submission.path.stem or "submission"
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        names.append(name)
+    return names

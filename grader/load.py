@@ -1,0 +1,106 @@
+"""Find the code of each submission and decide which assignment it is.
+
+A path is a ``.py`` file, or a folder whose ``.py`` files are each a submission.  The assignment comes from
+``--assignment`` when given, else from the file name (a spec's ``filename_hints``), else from the code
+(the spec whose parameter names the code assigns).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from grader.errors import UsageError
+from grader.spec import Spec
+
+SOURCE_SUFFIXES = (".py",)
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    display_name: str  # how messages name the file: its name as the user gave it
+    source: str  # decoded text, newlines normalised to \n
+    assignment: str
+    encoding: str = "utf-8"
+
+
+def decode_source(data: bytes, path: Path) -> tuple[str, str]:
+    """Text of a source file: UTF-8 (with or without a BOM), else GB18030 (Chinese Windows editors)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text.replace("\r\n", "\n").replace("\r", "\n"), ("utf-8" if encoding == "utf-8-sig" else encoding)
+    raise UsageError(f"{path}: cannot read the file: it is neither UTF-8 nor GB18030 text")
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names the code assigns anywhere (a regular expression stands in when the code does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set(re.findall(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", source, flags=re.MULTILINE))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def detect_assignment(path: Path, source: str, specs: Sequence[Spec]) -> Spec:
+    stem = path.stem.lower()
+    by_name = [s for s in specs if s.name in stem]
+    if len(by_name) == 1:
+        return by_name[0]
+    by_hint = [s for s in specs if any(hint.lower() in stem for hint in s.filename_hints)]
+    if len(by_hint) == 1:
+        return by_hint[0]
+    names = assigned_names(source)
+    by_code = [s for s in specs if set(s.param_names) <= names]
+    if len(by_code) > 1:  # prefer the spec that explains most of what the code defines
+        most = max(len(s.param_names) for s in by_code)
+        by_code = [s for s in by_code if len(s.param_names) == most]
+    if len(by_code) == 1:
+        return by_code[0]
+    listing = ", ".join(s.name for s in specs)
+    why = "could be several assignments" if by_code or len(by_hint) > 1 else "matches no assignment"
+    raise UsageError(f"{path}: {why}; name one with --assignment ({listing})")
+
+
+def expand(paths: Iterable[str]) -> list[Path]:
+    """Every submission file named by the paths, in order, each once."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
+            if not found:
+                raise UsageError(f"{path}: the folder holds no .py file to grade")
+            files.extend(found)
+        elif path.is_file():
+            if path.suffix not in SOURCE_SUFFIXES:
+                raise UsageError(f"{path}: cannot grade a {path.suffix or 'file without extension'}; give a .py file")
+            files.append(path)
+        elif path.exists():
+            raise UsageError(f"{path}: not a file or a folder")
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in files:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> Submission:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the file: {exc.strerror}") from None
+    source, encoding = decode_source(data, path)
+    spec = assignment or detect_assignment(path, source, specs)
+    return Submission(path=path, display_name=str(path), source=source, assignment=spec.name, encoding=encoding)

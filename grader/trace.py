@@ -1,0 +1,254 @@
+"""What a run observed, as frozen values, and how it is rebuilt from the child's JSON events.
+
+The child process sends one JSON object per line over a private pipe (see grader/_child.py).  Nothing it
+sends is trusted: every field is checked here, and anything malformed is dropped with a note, so a
+submission that scribbles on the channel can only lose information, never invent a well-formed result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+# How a run ended.
+FINISHED = "finished"  # the program ran to its end (or called sys.exit(0))
+EXCEPTION = "exception"  # it raised
+EXITED = "exit"  # it called sys.exit with a non-zero status
+SYNTAX_ERROR = "syntax_error"
+TIMEOUT = "timeout"
+CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
+ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One backward pass: the loss it started from, each parameter's gradient after it, and the
+    parameter values it was computed at (``None`` where a parameter or its gradient was missing)."""
+
+    loss: float | None
+    grads: Mapping[str, float | None]
+    params: Mapping[str, float | None]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A hidden call of the student's ``forward(x)`` or ``loss(x, y)`` at parameters the grader chose."""
+
+    kind: str
+    params: Mapping[str, float]
+    x: float
+    y: float | None
+    value: float | None
+    grads: Mapping[str, float | None]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PlotLine:
+    label: str
+    ys: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    number: int
+    lines: tuple[PlotLine, ...]
+    png: str | None = None  # base64 PNG, when the run saved one
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the student's program ended, in plain words, with the line of its own file where that applies."""
+
+    status: str
+    message: str | None = None
+    exc_type: str | None = None
+    line: int | None = None
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    steps: tuple[Step, ...] = ()
+    extra_steps: int = 0  # backward passes beyond the recording cap
+    final_params: Mapping[str, float | None] = field(default_factory=dict)
+    prediction: float | None = None
+    prediction_error: str | None = None
+    probes: tuple[Probe, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    functions: frozenset[str] = frozenset()
+    outcome: Outcome = Outcome(CRASHED, "the program produced no result")
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def backward_count(self) -> int:
+        return len(self.steps) + self.extra_steps
+
+
+# -- decoding --------------------------------------------------------------------------------------------
+
+
+def number(value: Any) -> float | None:
+    """A float from JSON, or None.  Non-finite values travel as the strings 'nan', 'inf', '-inf'."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    return None
+
+
+def encode_number(value: float | None) -> float | str | None:
+    """The inverse of ``number``: JSON has no NaN or Infinity, so those become strings."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _text(value: Any, limit: int = 20_000) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _line(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _numbers(value: Any, names: Iterable[str]) -> dict[str, float | None]:
+    table = value if isinstance(value, dict) else {}
+    return {name: number(table.get(name)) for name in names}
+
+
+def parse_events(lines: Iterable[bytes], names: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Decode the child's JSON lines; return the events that are objects with an 'event' key, and notes."""
+    events, notes = [], []
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            notes.append("the grader's channel carried a line that is not JSON; it was ignored")
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events, notes
+
+
+def build_trace(
+    events: list[dict[str, Any]],
+    names: tuple[str, ...],
+    *,
+    outcome: Outcome | None,
+    stdout: str,
+    stderr: str,
+    seconds: float,
+    notes: Iterable[str] = (),
+    max_steps: int,
+) -> Trace:
+    """Fold the child's events into a Trace.  ``outcome``, when given (a timeout, a crash), overrides what
+    the child said about how the program ended."""
+    steps: list[Step] = []
+    extra = 0
+    probes: list[Probe] = []
+    figures: list[Figure] = []
+    final_params: dict[str, float | None] = {name: None for name in names}
+    prediction = None
+    prediction_error = None
+    functions: frozenset[str] = frozenset()
+    child_outcome: Outcome | None = None
+    notes = list(notes)
+    for event in events:
+        kind = event["event"]
+        if kind == "step":
+            if len(steps) < max_steps:
+                steps.append(
+                    Step(
+                        loss=number(event.get("loss")),
+                        grads=_numbers(event.get("grads"), names),
+                        params=_numbers(event.get("params"), names),
+                        line=_line(event.get("line")),
+                    )
+                )
+            else:
+                extra += 1
+        elif kind == "extra_steps":
+            count = event.get("count")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                extra += count
+        elif kind == "outcome":
+            status = event.get("status")
+            if status in ENDINGS:
+                child_outcome = Outcome(
+                    status=status,
+                    message=_text(event.get("message"), 2000),
+                    exc_type=_text(event.get("exc_type"), 200),
+                    line=_line(event.get("line")),
+                    traceback=_text(event.get("traceback")),
+                )
+        elif kind == "final":
+            final_params = _numbers(event.get("params"), names)
+            prediction = number(event.get("prediction"))
+            prediction_error = _text(event.get("prediction_error"), 2000)
+            funcs = event.get("functions")
+            if isinstance(funcs, list):
+                functions = frozenset(f for f in funcs if isinstance(f, str))
+        elif kind == "probe":
+            probe_kind = event.get("kind")
+            x = number(event.get("x"))
+            if probe_kind in ("forward", "loss") and x is not None:
+                probes.append(
+                    Probe(
+                        kind=probe_kind,
+                        params={k: v for k, v in _numbers(event.get("params"), names).items() if v is not None},
+                        x=x,
+                        y=number(event.get("y")),
+                        value=number(event.get("value")),
+                        grads=_numbers(event.get("grads"), names),
+                        error=_text(event.get("error"), 2000),
+                    )
+                )
+        elif kind == "figure":
+            number_ = event.get("number")
+            raw_lines = event.get("lines")
+            if isinstance(number_, int) and isinstance(raw_lines, list):
+                plot_lines = tuple(
+                    PlotLine(
+                        label=_text(line.get("label"), 200) or "",
+                        ys=tuple(number(v) for v in line.get("ys", [])[:10_000] if isinstance(line.get("ys"), list)),
+                    )
+                    for line in raw_lines[:50]
+                    if isinstance(line, dict)
+                )
+                png = event.get("png")
+                figures.append(Figure(number_, plot_lines, png if isinstance(png, str) and len(png) < 4_000_000 else None))
+        elif kind == "note":
+            text = _text(event.get("text"), 500)
+            if text:
+                notes.append(text)
+    if outcome is None:
+        outcome = child_outcome or Outcome(CRASHED, "the program stopped without reporting how it ended")
+    return Trace(
+        steps=tuple(steps),
+        extra_steps=extra,
+        final_params=final_params,
+        prediction=prediction,
+        prediction_error=prediction_error,
+        probes=tuple(probes),
+        figures=tuple(figures),
+        functions=functions,
+        outcome=outcome,
+        stdout=stdout,
+        stderr=stderr,
+        seconds=seconds,
+        notes=tuple(dict.fromkeys(notes)),
+    )
