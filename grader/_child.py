@@ -274,6 +274,7 @@ class Observer:
             exec(code, module.__dict__)
         except _TimeLimit as exc:
             text, line = self.student_traceback(exc)
+            text = "".join(text.splitlines(True)[:-1]) + f"(stopped here: the time limit of {limit:g} s ran out)\n"
             outcome = {"status": "timeout", "message": f"stopped after {limit:g} s", "line": line,
                        "traceback": text}
         except SystemExit as exc:
@@ -348,8 +349,7 @@ class Observer:
         space = self.module.__dict__ if self.module is not None else {}
         function = space.get(kind)
         event = {"kind": kind, "params": point["params"], "x": point["x"], "y": point.get("y")}
-        if not callable(function):
-            self.channel.send("probe", **event, value=None, grads={}, error=f"there is no function named {kind}")
+        if not callable(function):  # the parent knows which functions exist from the "final" event
             return
         originals = self.current_params()
         probe_tensors, restore_globals, restore_data = {}, {}, {}

@@ -42,7 +42,7 @@ def _far(observed: float | None, expected: float) -> str:
     if observed is None or not math.isfinite(observed):
         return ""
     diff = observed - expected
-    if expected != 0:
+    if expected != 0 and abs(diff / expected) < 10:
         return _(" (off by {diff}, {rel:.2g}% of the expected value)").format(
             diff=fmt(diff), rel=abs(diff / expected) * 100
         )
@@ -205,7 +205,9 @@ def check_first_epoch_grads(spec: Spec, reference: Reference, trace: Trace) -> C
         index, message = difference
         return _result("first_epoch_grads", spec, FAIL, message, step=index, **extra)
     if len(observed) < n:
-        if not observed:
+        if not observed and trace.outcome.status != FINISHED:
+            message = _("No backward pass was observed: your program stopped before training.")
+        elif not observed:
             message = _("No backward pass was observed: call backward() on each sample's loss.")
         else:
             message = _("Only {k} of the {n} backward passes of the first epoch were observed.").format(
@@ -249,6 +251,18 @@ def check_training(spec: Spec, reference: Reference, trace: Trace) -> CheckResul
     )
 
 
+def parameters_moved(spec: Spec, trace: Trace) -> bool:
+    """Training happened: some parameter left its starting value during the run (seen at a backward pass or
+    at the end).  Backward passes alone are not training: they may never reach the parameters."""
+    seen = [step.params for step in trace.steps] + [trace.final_params]
+    start = trace.steps[0].params if trace.steps else spec.initial
+    return any(
+        values.get(name) is not None and start.get(name) is not None and values[name] != start[name]
+        for values in seen
+        for name in spec.param_names
+    )
+
+
 def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
     tol = spec.check("final_prediction").tolerance
     call = f"forward({spec.probe_x:g})"
@@ -257,6 +271,14 @@ def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> Ch
         return _result(
             "final_prediction", spec, FAIL,
             _("No training was observed, so {call} after the program is not graded.").format(call=call), **extra,
+        )
+    if not parameters_moved(spec, trace):
+        return _result(
+            "final_prediction", spec, FAIL,
+            _("The parameters never changed during training, so {call} after the program is not graded.").format(
+                call=call
+            ),
+            **extra,
         )
     if trace.prediction is None:
         return _result(
@@ -305,12 +327,21 @@ def check_plot(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
     return _result("plot", spec, FAIL, message, **extra)
 
 
+def check_runs(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
+    took = trace.outcome.seconds
+    seconds = _(" in {s:.2f} s").format(s=took) if took is not None else ""
+    if trace.outcome.status == FINISHED:
+        return _result("runs", spec, PASS, _("Your program ran to its end{seconds}.").format(seconds=seconds))
+    return _result("runs", spec, FAIL, why_stopped(trace))
+
+
 CHECKS: dict[str, Callable[[Spec, Reference, Trace], CheckResult]] = {
     "forward": check_forward,
     "loss": check_loss,
     "first_epoch_grads": check_first_epoch_grads,
     "training": check_training,
     "final_prediction": check_final_prediction,
+    "runs": check_runs,
     "plot": check_plot,
 }
 

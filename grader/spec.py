@@ -24,7 +24,7 @@ from grader.formula import Formula, FormulaError
 SPEC_DIR = Path(__file__).with_name("specs")
 
 # The checks the grader knows how to run, in report order.  A spec gives each its points and tolerance.
-CHECK_IDS = ("forward", "loss", "first_epoch_grads", "training", "final_prediction", "plot")
+CHECK_IDS = ("forward", "loss", "first_epoch_grads", "training", "final_prediction", "runs", "plot")
 
 
 @dataclass(frozen=True)

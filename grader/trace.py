@@ -68,6 +68,7 @@ class Outcome:
     exc_type: str | None = None
     line: int | None = None
     traceback: str | None = None
+    seconds: float | None = None  # how long the student's program ran
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def build_trace(
                     exc_type=_text(event.get("exc_type"), 200),
                     line=_line(event.get("line")),
                     traceback=_text(event.get("traceback")),
+                    seconds=number(event.get("seconds")),
                 )
         elif kind == "final":
             final_params = _numbers(event.get("params"), names)

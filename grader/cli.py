@@ -1,0 +1,96 @@
+"""The ``grader`` command: parse arguments, call the library, map errors to exit codes.
+
+Exit codes: 0 every submission got full marks; 1 a submission lost points or could not run;
+2 usage error (no such file, unknown assignment, bad option); 3 a broken assignment spec (a kit bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import __version__
+from grader.errors import GraderError, UsageError
+from grader.grade import grade, report_names
+from grader.load import expand, load
+from grader.report import DEFAULT_FORMATS, write_reports
+from grader.run import SubprocessRunner
+from grader.spec import all_specs, get_spec
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 on its own; route it through UsageError instead
+        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grader", description="Grade the backpropagation assignments of lecture 4.")
+    parser.add_argument("--version", action="version", version=f"backprop-grader {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="grade submissions and write a report for each")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="a .py file, or a folder of them")
+    check.add_argument("--assignment", metavar="NAME", help="grade as this assignment (default: guess)")
+    check.add_argument("--out", metavar="DIR", default="grader-reports", help="where reports go")
+    check.add_argument("--timeout", metavar="SECONDS", type=_positive,
+                       help="time limit of the student's program (default: the assignment's, usually 10)")
+    check.add_argument("--seed", type=int, help="seed the hidden probes (default: fresh random points)")
+
+    commands.add_parser("list", help="list the assignments")
+    return parser
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    specs = all_specs()
+    forced = get_spec(args.assignment) if args.assignment else None
+    submissions = [load(path, specs, forced) for path in expand(args.paths)]
+    names = report_names(submissions)
+    out = Path(args.out)
+    runner = SubprocessRunner()
+    worst = 0
+    for submission, name in zip(submissions, names):
+        spec = get_spec(submission.assignment)
+        report = grade(submission, spec, runner, time_limit=args.timeout, seed=args.seed)
+        written = write_reports(report, out / name, DEFAULT_FORMATS)
+        line = f"{submission.display_name}: {report.score:g}/{report.max_score:g} ({spec.name}) -> {written['md']}"
+        if report.error:
+            line += f"  [{report.error}]"
+        print(line, flush=True)
+        if not report.full_marks:
+            worst = 1
+    return worst
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for spec in all_specs():
+        print(f"{spec.name}\t{spec.title}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "check":
+            return cmd_check(args)
+        return cmd_list(args)
+    except GraderError as exc:
+        print(f"grader: error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Report writers: one small module per format, each a function (Report) -> text.
+
+``WRITERS`` maps a format name to (file name, render function); ``write_reports`` writes the chosen formats
+for one submission into its folder, each file atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+from grader.grade import Report
+from grader.report import jsonreport, markdown
+
+WRITERS: dict[str, tuple[str, Callable[[Report], str]]] = {
+    "json": ("report.json", jsonreport.render),
+    "md": ("report.md", markdown.render),
+}
+DEFAULT_FORMATS = ("md", "json")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new one, never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_reports(report: Report, folder: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
+    written = {}
+    for fmt in formats:
+        filename, render = WRITERS[fmt]
+        path = folder / filename
+        atomic_write(path, render(report))
+        written[fmt] = path
+    return written

@@ -1,0 +1,59 @@
+"""report.json: the whole result as strict JSON (no NaN or Infinity literals)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from grader.grade import Report
+from grader.trace import encode_number
+
+
+def first_epoch_rows(report: Report) -> list[dict[str, Any]]:
+    """Each step of the first epoch: the sample, and each parameter's gradient, expected and observed."""
+    spec = report.spec
+    rows = []
+    for index in range(spec.samples):
+        want = report.reference.steps[index]
+        got = report.trace.steps[index] if index < len(report.trace.steps) else None
+        rows.append(
+            {
+                "step": index + 1,
+                "x": spec.x[index],
+                "y": spec.y[index],
+                "expected": {k: encode_number(v) for k, v in want.grads.items()},
+                "observed": None if got is None else {k: encode_number(v) for k, v in got.grads.items()},
+            }
+        )
+    return rows
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    trace = report.trace
+    return {
+        "kit": {"name": "backprop-grader", "version": report.kit_version},
+        "assignment": report.assignment,
+        "title": report.title,
+        "submission": report.submission,
+        "score": report.score,
+        "max_score": report.max_score,
+        "error": report.error,
+        "outcome": asdict(trace.outcome),
+        "checks": [asdict(check) for check in report.checks],
+        "first_epoch": first_epoch_rows(report),
+        "final": {
+            "params": {k: encode_number(v) for k, v in trace.final_params.items()},
+            "prediction": encode_number(trace.prediction),
+            "expected_params": dict(report.reference.final_params),
+            "expected_prediction": report.reference.prediction,
+        },
+        "run": {"seconds": round(trace.seconds, 3), "backward_passes": trace.backward_count},
+        "notes": list(trace.notes),
+        "stdout": trace.stdout,
+        "stderr": trace.stderr,
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_dict(report), ensure_ascii=False, indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,60 @@
+"""Shared fixtures: every case of tests/cases.py is graded once per session, two at a time."""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cases import CASES, Case, lecture_available, lecture_required, needs_lecture  # noqa: E402
+
+from grader.grade import Report, grade  # noqa: E402
+from grader.load import load  # noqa: E402
+from grader.run import SubprocessRunner  # noqa: E402
+from grader.spec import all_specs, get_spec  # noqa: E402
+
+
+class Grading:
+    """Grades cases in the background as soon as the session starts; ``report(case)`` waits for one."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+        self.futures: dict[str, Future] = {}
+
+    def submit(self, case: Case) -> None:
+        if case.name not in self.futures:
+            self.futures[case.name] = self.pool.submit(self._grade, case)
+
+    def _grade(self, case: Case) -> Report:
+        path = self.folder / case.name
+        path.write_text(case.source(), encoding="utf-8")
+        submission = load(path, all_specs())
+        return grade(submission, get_spec(submission.assignment), SubprocessRunner(), time_limit=case.timeout)
+
+    def report(self, case: Case) -> Report:
+        self.submit(case)
+        return self.futures[case.name].result()
+
+
+@pytest.fixture(scope="session")
+def grading(tmp_path_factory) -> Grading:
+    grading = Grading(tmp_path_factory.mktemp("cases"))
+    for case in CASES:
+        if not needs_lecture(case) or lecture_available():
+            grading.submit(case)
+    yield grading
+    grading.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def require_lecture() -> None:
+    if lecture_available():
+        return
+    if lecture_required():
+        pytest.fail("../shared/lecture/ is missing: the lecture's programs cannot be graded")
+    pytest.skip("../shared/lecture/ is not beside this checkout")

@@ -1,0 +1,10 @@
+# Mistaken: trains correctly but inline, without the forward and loss functions the assignment asks for.
+import torch
+
+w = torch.tensor([1.0], requires_grad=True)
+for epoch in range(100):
+    for x, y in zip([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]):
+        l = (x * w - y) ** 2
+        l.backward()
+        w.data = w.data - 0.01 * w.grad.data
+        w.grad.data.zero_()
