@@ -1,0 +1,83 @@
+"""Finding submissions and telling which assignment each one is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.load import assigned_names, decode_source, detect_assignment, expand, load
+from grader.spec import all_specs, get_spec
+
+SPECS = all_specs()
+LINEAR_CODE = "import torch\nw = torch.tensor([1.0], requires_grad=True)\n"
+QUADRATIC_CODE = "import torch\nw1 = torch.ones(1)\nw2 = torch.ones(1)\nb = torch.ones(1)\n"
+
+
+@pytest.mark.parametrize(
+    "filename, code, expected",
+    [
+        ("backprop_linear.py", QUADRATIC_CODE, "backprop_linear"),  # the name wins over the code
+        ("my_homework.py", "", "backprop_quadratic"),
+        ("lab4_quadratic_zhang.py", "", "backprop_quadratic"),
+        ("linear.py", "", "backprop_linear"),
+        ("submission.py", LINEAR_CODE, "backprop_linear"),
+        ("submission.py", QUADRATIC_CODE, "backprop_quadratic"),
+        ("submission.py", QUADRATIC_CODE + "w = 3\n", "backprop_quadratic"),  # the fuller match
+        ("作业.py", "w1 = 1\nw2 = 1\nb = 1\ndef broken(:\n", "backprop_quadratic"),  # code that does not parse
+    ],
+)
+def test_detection(filename, code, expected) -> None:
+    assert detect_assignment(Path(filename), code, SPECS).name == expected
+
+
+@pytest.mark.parametrize("filename, code", [("a.py", "x = 1\n"), ("linear_homework.py", "")])
+def test_unknown_or_ambiguous_lists_the_assignments(filename, code) -> None:
+    with pytest.raises(UsageError) as info:
+        detect_assignment(Path(filename), code, SPECS)
+    assert "backprop_linear, backprop_quadratic" in info.value.message
+    assert info.value.exit_code == 2
+
+
+def test_override(tmp_path) -> None:
+    path = tmp_path / "x.py"
+    path.write_text("x = 1\n")
+    assert load(path, SPECS, get_spec("backprop_quadratic")).assignment == "backprop_quadratic"
+
+
+@pytest.mark.parametrize(
+    "data, encoding",
+    [
+        ("# 中文注释\nw = 1\n".encode("utf-8"), "utf-8"),
+        ("\ufeff# 中文注释\nw = 1\n".encode("utf-8"), "utf-8"),
+        ("# 中文注释\r\nw = 1\r\n".encode("gb18030"), "gb18030"),
+    ],
+)
+def test_decoding(data, encoding) -> None:
+    text, used = decode_source(data, Path("x.py"))
+    assert text == "# 中文注释\nw = 1\n" and used == encoding
+
+
+def test_undecodable_bytes_are_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        decode_source(b"\xff\xfe\x00\x81\x30\xff", Path("x.py"))
+
+
+def test_assigned_names_sees_tuple_targets_and_loops() -> None:
+    assert {"w1", "w2", "b", "i"} <= assigned_names("w1, w2 = 1, 2\nfor i in []: pass\nb: int = 0\n")
+
+
+def test_expand(tmp_path) -> None:
+    (tmp_path / "b.py").write_text("")
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    assert [p.name for p in expand([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py"]
+    with pytest.raises(UsageError, match="no such file"):
+        expand([str(tmp_path / "missing.py")])
+    with pytest.raises(UsageError, match="cannot grade a .txt"):
+        expand([str(tmp_path / "notes.txt")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="no .py file"):
+        expand([str(empty)])
