@@ -251,6 +251,7 @@ class Observer:
             message = getattr(exc, "msg", None) or str(exc)
             self.channel.send(
                 "outcome",
+                file=os.path.basename(filename),
                 status="syntax_error",
                 message=message,
                 exc_type=type(exc).__name__,
@@ -275,7 +276,7 @@ class Observer:
         except _TimeLimit as exc:
             text, line = self.student_traceback(exc)
             text = "".join(text.splitlines(True)[:-1]) + f"(stopped here: the time limit of {limit:g} s ran out)\n"
-            outcome = {"status": "timeout", "message": f"stopped after {limit:g} s", "line": line,
+            outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s", "line": line,
                        "traceback": text}
         except SystemExit as exc:
             code_ = exc.code
@@ -292,6 +293,7 @@ class Observer:
             signal.setitimer(signal.ITIMER_REAL, 0)
         self.recording = False
         outcome["seconds"] = time.monotonic() - started
+        outcome["file"] = os.path.basename(self.filename)
         self.channel.send("outcome", **outcome)
 
     # -- after the run ----------------------------------------------------------------------------------

@@ -63,19 +63,29 @@ def step_label(spec: Spec, index: int) -> str:
 def why_stopped(trace: Trace) -> str:
     """One sentence on how the program ended, when that explains missing observations."""
     outcome = trace.outcome
-    where = _(" at line {line}").format(line=outcome.line) if outcome.line else ""
+    where = ""
+    if outcome.line and outcome.file:
+        where = _(" (line {line} of {file})").format(line=outcome.line, file=outcome.file)
+    elif outcome.line:
+        where = _(" (line {line})").format(line=outcome.line)
     if outcome.status == SYNTAX_ERROR:
         return _("Your file has a syntax error{where}: {message}.").format(where=where, message=outcome.message)
     if outcome.status == TIMEOUT:
-        return _("Your program was stopped because it ran too long{where}.").format(where=where)
+        return _("Your program ran too long and was stopped{where}: {message}.").format(
+            where=where, message=outcome.message
+        )
     if outcome.status == EXCEPTION:
+        if outcome.exc_type == "ModuleNotFoundError":
+            return _("Your program imports a module that is not installed here{where}: {message}.").format(
+                where=where, message=outcome.message
+            )
         return _("Your program stopped with {exc}{where}: {message}.").format(
             exc=outcome.exc_type, where=where, message=outcome.message
         )
     if outcome.status == CRASHED:
         return _("Your program's process ended abruptly: {message}.").format(message=outcome.message)
     if outcome.status != FINISHED:
-        return _("Your program ended early: {message}.").format(message=outcome.message)
+        return _("Your program ended early{where}: {message}.").format(where=where, message=outcome.message)
     return ""
 
 

@@ -69,6 +69,7 @@ class Outcome:
     line: int | None = None
     traceback: str | None = None
     seconds: float | None = None  # how long the student's program ran
+    file: str | None = None  # the student's file name, for "line N of FILE"
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def build_trace(
                     line=_line(event.get("line")),
                     traceback=_text(event.get("traceback")),
                     seconds=number(event.get("seconds")),
+                    file=_text(event.get("file"), 300),
                 )
         elif kind == "final":
             final_params = _numbers(event.get("params"), names)

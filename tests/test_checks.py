@@ -104,7 +104,7 @@ def test_nan_fails_without_crashing() -> None:
     "count, status, outcome, fragment",
     [
         (299, "fail", Outcome(FINISHED), "Only 299 of the 300"),
-        (120, "error", Outcome(TIMEOUT, "stopped", line=7), "ran too long at line 7"),
+        (120, "error", Outcome(TIMEOUT, "stopped", line=7), "ran too long and was stopped (line 7)"),
         (0, "fail", Outcome(FINISHED), "No training step was observed"),
     ],
 )
@@ -167,5 +167,5 @@ def test_runs_fails_when_the_program_raised() -> None:
     trace = dataclasses.replace(perfect(LINEAR), outcome=Outcome(EXCEPTION, "boom", exc_type="ValueError", line=3))
     report = assemble(LINEAR, Submission(LINEAR.source, "x.py", "", LINEAR.name), trace)
     assert report.score == 9 and not report.full_marks
-    assert report.error == "Your program stopped with ValueError at line 3: boom."
+    assert report.error == "Your program stopped with ValueError (line 3): boom."
 
