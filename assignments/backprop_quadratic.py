@@ -1,21 +1,29 @@
-"""Lecture 4 (反向传播 / backpropagation), homework: the quadratic model y = w1 * x**2 + w2 * x + b.
+# %% [markdown]
+# # Lecture 4 · Backpropagation, homework: the quadratic model y = w1 * x**2 + w2 * x + b
+# # 第四讲 · 反向传播作业：二次模型 y = w1 * x**2 + w2 * x + b
+#
+# The same data and training loop as the linear model, now with three parameters: one backward pass
+# fills all three gradients. Fill in the five parts marked `TODO`, then check your work with
+# `grader check backprop_quadratic.py` (or the `.ipynb`). Keep the names `w1`, `w2`, `b`, `forward`
+# and `loss`: the grader watches what autograd computes for them.
+#
+# 数据和训练循环与线性模型相同，只是有三个参数：一次反向传播同时得到三个梯度。补全标有 `TODO` 的
+# 五处，然后运行 `grader check backprop_quadratic.py` 检查。请保留 `w1`、`w2`、`b`、`forward`、`loss`。
 
-Same data and training loop as the linear model, now with three parameters. One backward pass
-fills all three gradients. Fill in the five parts marked TODO, then check your work:
-
-    grader check backprop_quadratic.py
-
-在标有 TODO 的五处补全代码，然后运行 `grader check backprop_quadratic.py` 检查。
-The grader watches what autograd really computes, so keep the names w1, w2, b, forward and loss.
-"""
-
+# %%
 import matplotlib.pyplot as plt
 import torch
 
+# %% [markdown]
+# ## Data and parameters · 数据与参数
+# Three samples of y = 2x, and three parameters that all start at 1.0, each tracked by autograd.
+#
+# 三个样本满足 y = 2x；三个参数初值都是 1.0，都由 autograd 追踪。
+
+# %%
 x_data = [1.0, 2.0, 3.0]
 y_data = [2.0, 4.0, 6.0]
 
-# Three parameters, each starting at 1.0, each tracked by autograd.
 w1 = torch.tensor([1.0])
 w1.requires_grad = True
 w2 = torch.tensor([1.0])
@@ -24,6 +32,15 @@ b = torch.tensor([1.0])
 b.requires_grad = True
 
 
+# %% [markdown]
+# ## Model and loss · 模型与损失
+# By the chain rule, dl/dw1 = 2(ŷ - y)·x², dl/dw2 = 2(ŷ - y)·x and dl/db = 2(ŷ - y); autograd finds
+# all three from the graph that `forward` and `loss` build.
+#
+# 由链式法则，dl/dw1 = 2(ŷ - y)·x²，dl/dw2 = 2(ŷ - y)·x，dl/db = 2(ŷ - y)；autograd 根据 `forward`
+# 和 `loss` 构建的计算图自动求出这三个梯度。
+
+# %%
 def forward(x):
     """Prediction of the quadratic model for one input x. 模型的预测值。"""
     # TODO 1: return w1 * x**2 + w2 * x + b.
@@ -36,6 +53,13 @@ def loss(x, y):
     raise NotImplementedError("TODO 2: write the body of loss(x, y)")
 
 
+# %% [markdown]
+# ## Training · 训练
+# For each sample: loss, `backward()`, update each parameter outside the graph, reset each gradient.
+#
+# 对每个样本：计算损失，`backward()`，在计算图之外更新每个参数，再把每个梯度清零。
+
+# %%
 print("predict (before training)", 4, forward(4).item())
 
 epochs, costs = [], []
@@ -52,9 +76,14 @@ for epoch in range(100):
     epochs.append(epoch)
     print("progress:", epoch, l.item())
 
-# The homework's question: why is this not 8.0, although the data lie on y = 2x?
 print("predict (after training)", 4, forward(4).item())
 
+# %% [markdown]
+# ## Cost per epoch · 每轮的平均损失
+# Why does the prediction for x = 4 end near 8.54 and not 8.0, although the data lie on y = 2x?
+# 数据明明在 y = 2x 上，为什么 x = 4 的预测值最终约为 8.54 而不是 8.0？
+
+# %%
 plt.plot(epochs, costs)
 plt.xlabel("epoch")
 plt.ylabel("cost")

@@ -19,6 +19,7 @@ Run as: python -I -B -c "<bootstrap>" CONFIG_FD EVENTS_FD   (see grader/run.py)
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import json
@@ -94,8 +95,14 @@ class Observer:
         self.recording = True
         self.module: types.ModuleType | None = None
         self.last_seen: dict[str, object] = {}
+        self.functions_seen: dict[str, object] = {}
+        self.ignored = 0  # backward passes that involved none of the assignment's parameters
         self.noted: set[str] = set()
-        self.figures: dict[int, dict] = {}
+        self.figures: dict[tuple[int, int], dict] = {}
+        self.cell_key = 0  # the notebook cell running now (0 for a script)
+        self.cell_pngs: dict[int, str] = {}
+        self.filenames = {self.filename}
+        self.real_close = None
 
     # -- values --------------------------------------------------------------------------------------
 
@@ -122,7 +129,7 @@ class Observer:
         spaces, line = [], None
         frame = sys._getframe(2)
         while frame is not None:
-            if frame.f_code.co_filename == self.filename:
+            if frame.f_code.co_filename in self.filenames:
                 if line is None:
                     line = frame.f_lineno
                 spaces.append(frame.f_locals)
@@ -146,24 +153,46 @@ class Observer:
             leaves = [t for t in self.graph_leaves(loss) if id(t) not in known]
             if len(missing) == 1 and len(leaves) == 1:
                 found[missing[0]] = leaves[0]
-                self.note(f"the parameter {missing[0]} was found under another name")
-            else:
+                self.note(f"The parameter {missing[0]} was found under another name.")
+            elif found:
                 for name in missing:
-                    self.note(f"no tensor named {name} was found when backward() was called")
+                    self.note(f"No tensor named {name} was found when backward() was called.")
         return found
 
-    def graph_leaves(self, loss) -> list:
-        leaves, seen, stack = [], set(), [loss.grad_fn]
+    def graph(self, loss) -> tuple[list, list]:
+        """The nodes of the loss's autograd graph, and the leaf tensors they accumulate into."""
+        nodes, leaves, seen, stack = [], [], set(), [loss.grad_fn]
         while stack:
             node = stack.pop()
             if node is None or id(node) in seen:
                 continue
             seen.add(id(node))
+            nodes.append(node)
             variable = getattr(node, "variable", None)
             if isinstance(variable, self.Tensor):
                 leaves.append(variable)
             stack.extend(next_node for next_node, _ in getattr(node, "next_functions", ()))
-        return leaves
+        return nodes, leaves
+
+    def graph_leaves(self, loss) -> list:
+        return self.graph(loss)[1]
+
+    def touches(self, loss, params: dict) -> bool:
+        """Whether this backward pass involves any of the assignment's parameters (a notebook holding both
+        homeworks also trains the other one's).  When in doubt, it does."""
+        if not params or not isinstance(loss, self.Tensor) or loss.grad_fn is None:
+            return True
+        try:
+            nodes, leaves = self.graph(loss)
+        except Exception:  # noqa: BLE001
+            return True
+        for tensor in params.values():
+            if any(leaf is tensor for leaf in leaves):
+                return True
+            grad_fn = tensor.grad_fn
+            if grad_fn is not None and any(node is grad_fn for node in nodes):
+                return True
+        return False
 
     # -- the hook --------------------------------------------------------------------------------------
 
@@ -175,7 +204,16 @@ class Observer:
             loss = tensors[0]
         spaces, line = self.namespaces()
         params = self.find_params(spaces, loss if isinstance(loss, self.Tensor) else None)
+        if not params or not self.touches(loss, params):
+            # Another model's training (a notebook holding both homeworks), or parameters under other names.
+            self.ignored += 1
+            return self.real_backward(tensors, *args, **kwargs)
         self.last_seen.update(params)
+        for name in ("forward", "loss"):  # the functions in use while this assignment trains
+            for space in spaces:
+                if callable(space.get(name)):
+                    self.functions_seen[name] = space[name]
+                    break
         before = {name: self.scalar(t) for name, t in params.items()}
         loss_value = self.scalar(loss)
         result = self.real_backward(tensors, *args, **kwargs)
@@ -211,7 +249,9 @@ class Observer:
                 buffer = io.BytesIO()
                 figure.savefig(buffer, format="png", dpi=60)
                 png = base64.b64encode(buffer.getvalue()).decode("ascii")
-                self.figures[int(manager.num)] = {"number": int(manager.num), "lines": lines, "png": png}
+                self.figures[(self.cell_key, int(manager.num))] = {
+                    "number": int(manager.num), "lines": lines, "png": png}
+                self.cell_pngs[int(manager.num)] = png
             except Exception as exc:  # a figure the student broke: say so, keep going
                 self.note(f"a figure could not be read: {type(exc).__name__}")
 
@@ -222,6 +262,7 @@ class Observer:
         import matplotlib.pyplot as plt
 
         real_close = plt.close
+        self.real_close = real_close
 
         def show(*args, **kwargs):
             self.snapshot_figures()
@@ -235,36 +276,37 @@ class Observer:
 
     # -- running the student's code ---------------------------------------------------------------------
 
-    def student_traceback(self, exc: BaseException) -> tuple[str, int | None]:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.filename]
+    def student_traceback(self, exc: BaseException) -> tuple[str, int | None, str | None]:
+        """The traceback restricted to the student's own code, its last line, and that code's file name."""
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in self.filenames]
         text = "".join(traceback.format_list(frames)) if frames else ""
         text += "".join(traceback.format_exception_only(type(exc), exc))
-        return text, (frames[-1].lineno if frames else None)
+        last = frames[-1] if frames else None
+        return text, (last.lineno if last else None), (os.path.basename(last.filename) if last else None)
 
-    def run(self, source: str) -> None:
-        filename = self.filename
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        try:
-            code = compile(source, filename, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            line = getattr(exc, "lineno", None)
-            message = getattr(exc, "msg", None) or str(exc)
-            self.channel.send(
-                "outcome",
-                file=os.path.basename(filename),
-                status="syntax_error",
-                message=message,
-                exc_type=type(exc).__name__,
-                line=line if isinstance(line, int) else None,
-                traceback="".join(traceback.format_exception_only(type(exc), exc)),
-            )
-            return
+    def prepare_module(self) -> types.ModuleType:
         module = types.ModuleType("__main__")
         module.__file__ = self.config["workfile"]
         module.__builtins__ = __builtins__
         self.module = module
         sys.modules["__main__"] = module
         sys.argv = [self.config["workfile"]]
+        return module
+
+    def run(self) -> None:
+        """Run the script, or the notebook's cells in order in one namespace, stopping at the first failure
+        as Jupyter's "run all" does; then report how it ended."""
+        cells = self.config.get("cells")
+        if cells is None:
+            units = [{"filename": self.filename, "source": self.config["source"], "cell": None}]
+        else:
+            units = [{"filename": f"{self.filename}, cell {c['number']}", "source": c["source"], "cell": c}
+                     for c in cells]
+        self.filenames = {unit["filename"] for unit in units}
+        module = self.prepare_module()
+        if cells is not None:
+            module.__dict__.update(display=_display, get_ipython=_Shell)
+            sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
         self.install()
         limit = float(self.config["time_limit"])
         started = time.monotonic()
@@ -272,29 +314,95 @@ class Observer:
         signal.setitimer(signal.ITIMER_REAL, limit)
         outcome: dict = {"status": "finished"}
         try:
-            exec(code, module.__dict__)
-        except _TimeLimit as exc:
-            text, line = self.student_traceback(exc)
-            text = "".join(text.splitlines(True)[:-1]) + f"(stopped here: the time limit of {limit:g} s ran out)\n"
-            outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s", "line": line,
-                       "traceback": text}
-        except SystemExit as exc:
-            code_ = exc.code
-            if code_ is None or code_ == 0:
-                outcome = {"status": "finished", "message": "the program called sys.exit(0)"}
-            else:
-                _, line = self.student_traceback(exc)
-                outcome = {"status": "exit", "message": f"the program called sys.exit({code_!r})", "line": line}
-        except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-            text, line = self.student_traceback(exc)
-            outcome = {"status": "exception", "exc_type": type(exc).__name__,
-                       "message": _one_line(exc), "line": line, "traceback": text}
+            for unit in units:
+                outcome = self.run_unit(unit, module, limit)
+                if outcome["status"] != "finished" or outcome.get("stop"):
+                    break
+        except _TimeLimit:  # between cells
+            outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s"}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         self.recording = False
+        outcome.pop("stop", None)
         outcome["seconds"] = time.monotonic() - started
-        outcome["file"] = os.path.basename(self.filename)
+        outcome.setdefault("file", os.path.basename(self.filename))
         self.channel.send("outcome", **outcome)
+
+    def run_unit(self, unit: dict, module: types.ModuleType, limit: float) -> dict:
+        filename, source, cell = unit["filename"], unit["source"], unit["cell"]
+        if cell is not None and not cell.get("run", True):
+            return {"status": "finished"}
+        self.cell_key = cell["number"] if cell else 0
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        result, outcome = None, {"status": "finished"}
+        try:
+            tree = compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            last = None
+            if cell is not None and tree.body and isinstance(tree.body[-1], ast.Expr) \
+                    and not source.rstrip().endswith(";"):
+                last = ast.Expression(tree.body.pop().value)  # Jupyter shows a cell's last expression
+            code = compile(tree, filename, "exec", dont_inherit=True)
+            shown = compile(last, filename, "eval", dont_inherit=True) if last is not None else None
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            outcome = {
+                "status": "syntax_error",
+                "file": os.path.basename(filename),
+                "message": getattr(exc, "msg", None) or str(exc),
+                "exc_type": type(exc).__name__,
+                "line": line if isinstance(line, int) else None,
+                "traceback": "".join(traceback.format_exception_only(type(exc), exc)),
+            }
+        else:
+            try:
+                exec(code, module.__dict__)
+                if shown is not None:
+                    value = eval(shown, module.__dict__)
+                    if value is not None:
+                        result = repr(value)[:10000]
+            except _TimeLimit as exc:
+                text, line, where = self.student_traceback(exc)
+                text = "".join(text.splitlines(True)[:-1]) + f"(stopped here: the time limit of {limit:g} s ran out)\n"
+                outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s", "line": line,
+                           "file": where, "traceback": text}
+            except SystemExit as exc:
+                _, line, where = self.student_traceback(exc)
+                if exc.code is None or exc.code == 0:
+                    outcome = {"status": "finished", "message": "the program called sys.exit(0)", "stop": True}
+                else:
+                    outcome = {"status": "exit", "message": f"the program called sys.exit({exc.code!r})",
+                               "line": line, "file": where}
+            except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+                text, line, where = self.student_traceback(exc)
+                outcome = {"status": "exception", "exc_type": type(exc).__name__, "message": _one_line(exc),
+                           "line": line, "file": where, "traceback": text}
+        if cell is not None:
+            self.send_cell(cell, outcome, result)
+        return outcome
+
+    def send_cell(self, cell: dict, outcome: dict, result: str | None) -> None:
+        """What one notebook cell produced, for the graded notebook; then close its figures, as the
+        inline backend does once it has shown them."""
+        self.snapshot_figures()
+        pngs = list(self.cell_pngs.values())
+        self.cell_pngs = {}
+        try:
+            self.real_close("all")
+        except Exception:  # noqa: BLE001
+            pass
+        failed = outcome["status"] not in ("finished",)
+        self.channel.send(
+            "cell",
+            index=cell["index"],
+            number=cell["number"],
+            stdout=sys.stdout.take() if isinstance(sys.stdout, _Tee) else "",
+            stderr=sys.stderr.take() if isinstance(sys.stderr, _Tee) else "",
+            result=result,
+            error=(outcome.get("message") or outcome["status"]) if failed else None,
+            error_name=(outcome.get("exc_type") or outcome["status"]) if failed else None,
+            traceback=(outcome.get("traceback") or "").splitlines() if failed else [],
+            figures=pngs,
+        )
 
     # -- after the run ----------------------------------------------------------------------------------
 
@@ -321,12 +429,24 @@ class Observer:
                 params[name] = self.last_seen[name]
         return params
 
-    def report_final(self) -> None:
+    def student_function(self, name: str):
+        """The student's forward or loss: the one in use during training, else the module's."""
+        seen = self.functions_seen.get(name)
+        if callable(seen):
+            return seen
         space = self.module.__dict__ if self.module is not None else {}
-        functions = [name for name in ("forward", "loss") if callable(space.get(name))]
+        found = space.get(name)
+        return found if callable(found) else None
+
+    def report_final(self) -> None:
+        functions = [name for name in ("forward", "loss") if self.student_function(name) is not None]
         params = self.current_params()
         prediction, error = None, None
-        forward = space.get("forward")
+        if self.ignored:
+            names = ", ".join(self.names)
+            self.note(f"{self.ignored} backward passes that involved none of {names} were not counted "
+                      "(the parameters must keep the assignment's names).")
+        forward = self.student_function("forward")
         if callable(forward):
             result, error = self.guarded(lambda: forward(float(self.config["spec"]["probe_x"])))
             if error is None:
@@ -349,7 +469,7 @@ class Observer:
     def probe(self, kind: str, point: dict) -> None:
         torch = self.torch
         space = self.module.__dict__ if self.module is not None else {}
-        function = space.get(kind)
+        function = self.student_function(kind)
         event = {"kind": kind, "params": point["params"], "x": point["x"], "y": point.get("y")}
         if not callable(function):  # the parent knows which functions exist from the "final" event
             return
@@ -398,15 +518,78 @@ class Observer:
                 tensor.grad = grad
 
     def finish(self) -> None:
-        self.report_final()
-        for point in self.config["probes"]:
-            self.probe(point["kind"], point)
+        # Call forward and loss with the module's names bound as they were during training, so that a
+        # loss() calling forward() by name finds the forward of the same assignment.
+        space = self.module.__dict__ if self.module is not None else {}
+        saved = {name: space.get(name, _MISSING) for name in self.functions_seen}
+        space.update(self.functions_seen)
+        try:
+            self.report_final()
+            for point in self.config["probes"]:
+                self.probe(point["kind"], point)
+        finally:
+            for name, value in saved.items():
+                if value is _MISSING:
+                    space.pop(name, None)
+                else:
+                    space[name] = value
         self.snapshot_figures()
         for figure in self.figures.values():
             self.channel.send("figure", **figure)
 
 
 _MISSING = object()
+
+
+class _Tee(io.TextIOBase):
+    """A notebook cell's stdout or stderr: passed through to the real stream, and kept for the cell."""
+
+    CAP = 100_000
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.real.write(text)
+        if self.size < self.CAP:
+            self.parts.append(text[: self.CAP - self.size])
+        self.size += len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self):
+        return getattr(self.real, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.size > self.CAP:
+            text += f"\n[... {self.size - self.CAP} characters left out ...]\n"
+        self.parts, self.size = [], 0
+        return text
+
+
+def _display(*objects, **kwargs) -> None:
+    """Stand-in for IPython's display(): shows each object's repr as text."""
+    for obj in objects:
+        print(repr(obj))
+
+
+class _Shell:
+    """Stand-in for get_ipython(): magics and shell commands called through it do nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -429,7 +612,7 @@ def main(argv: list[str]) -> None:
     channel.send("ready")
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
     try:
-        observer.run(config["source"])
+        observer.run()
         observer.finish()
         channel.send("done")
     finally:

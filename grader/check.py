@@ -13,7 +13,18 @@ from typing import Any, Callable, Mapping
 from grader.i18n import _
 from grader.reference import Reference, loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
-from grader.trace import CRASHED, EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, Probe, Step, Trace, encode_number
+from grader.trace import (
+    CRASHED,
+    EXCEPTION,
+    FINISHED,
+    SYNTAX_ERROR,
+    TIMEOUT,
+    UNREADABLE,
+    Probe,
+    Step,
+    Trace,
+    encode_number,
+)
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 
@@ -68,6 +79,8 @@ def why_stopped(trace: Trace) -> str:
         where = _(" (line {line} of {file})").format(line=outcome.line, file=outcome.file)
     elif outcome.line:
         where = _(" (line {line})").format(line=outcome.line)
+    if outcome.status == UNREADABLE:
+        return _("Your file could not be graded: {message}.").format(message=outcome.message)
     if outcome.status == SYNTAX_ERROR:
         return _("Your file has a syntax error{where}: {message}.").format(where=where, message=outcome.message)
     if outcome.status == TIMEOUT:

@@ -14,7 +14,8 @@ from grader import __version__
 from grader.errors import GraderError, UsageError
 from grader.grade import grade, report_names
 from grader.load import expand, load
-from grader.report import DEFAULT_FORMATS, write_reports
+from grader.notebook import script_to_notebook
+from grader.report import DEFAULT_FORMATS, atomic_write, write_reports
 from grader.run import SubprocessRunner
 from grader.spec import all_specs, get_spec
 
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time limit of the student's program (default: the assignment's, usually 10)")
     check.add_argument("--seed", type=int, help="seed the hidden probes (default: fresh random points)")
 
+    notebooks = commands.add_parser(
+        "notebooks", help="make the .ipynb twin of each script written in the percent (# %%) format"
+    )
+    notebooks.add_argument("paths", nargs="*", metavar="SCRIPT",
+                           help="scripts to convert (default: assignments/*.py and solutions/*.py)")
+    notebooks.add_argument("--check", action="store_true",
+                           help="write nothing; exit 1 when a notebook differs from its script")
+
     commands.add_parser("list", help="list the assignments")
     return parser
 
@@ -72,6 +81,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    scripts = [Path(p) for p in args.paths] or sorted(Path("assignments").glob("*.py")) + sorted(
+        Path("solutions").glob("*.py")
+    )
+    if not scripts:
+        raise UsageError("no scripts given, and no assignments/*.py or solutions/*.py here")
+    stale = []
+    for script in scripts:
+        if script.suffix != ".py" or not script.is_file():
+            raise UsageError(f"{script}: not a .py file")
+        text = script_to_notebook(script.read_text(encoding="utf-8"), script.stem)
+        target = script.with_suffix(".ipynb")
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            continue
+        stale.append(target)
+        if not args.check:
+            atomic_write(target, text)
+            print(f"wrote {target}")
+    if args.check and stale:
+        for target in stale:
+            print(f"{target} is out of date: run `grader notebooks`", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for spec in all_specs():
         print(f"{spec.name}\t{spec.title}")
@@ -83,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "notebooks":
+            return cmd_notebooks(args)
         return cmd_list(args)
     except GraderError as exc:
         print(f"grader: error: {exc.format_message()}", file=sys.stderr)

@@ -12,7 +12,7 @@ from grader.load import Submission
 from grader.reference import Reference, reference_trace
 from grader.run import Limits, Probes, Runner
 from grader.spec import Spec
-from grader.trace import FINISHED, Trace
+from grader.trace import FINISHED, UNREADABLE, Outcome, Trace
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Report:
     trace: Trace
     reference: Reference
     spec: Spec
+    notes: tuple[str, ...] = ()  # what loading and running noticed, for the student
+    notebook: str | None = None  # the submitted notebook, when it was one (for graded.ipynb)
     kit_version: str = __version__
 
     @property
@@ -75,6 +77,8 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         trace=trace,
         reference=reference,
         spec=spec,
+        notes=tuple(dict.fromkeys(submission.notes + trace.notes)),
+        notebook=submission.notebook,
     )
 
 
@@ -86,6 +90,8 @@ def grade(
     time_limit: float | None = None,
     seed: int | None = None,
 ) -> Report:
+    if submission.problem:
+        return assemble(spec, submission, Trace(outcome=Outcome(UNREADABLE, submission.problem)))
     rng = random.Random(seed) if seed is not None else random.SystemRandom()
     probes = draw_probes(spec, rng)
     trace = runner.run(submission, spec, probes, Limits(time_limit=time_limit or spec.time_limit))

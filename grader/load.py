@@ -1,8 +1,11 @@
 """Find the code of each submission and decide which assignment it is.
 
-A path is a ``.py`` file, or a folder whose ``.py`` files are each a submission.  The assignment comes from
-``--assignment`` when given, else from the file name (a spec's ``filename_hints``), else from the code
-(the spec whose parameter names the code assigns).
+A path is a ``.py`` file, an ``.ipynb`` notebook, or a folder whose ``.py`` and ``.ipynb`` files are each a
+submission.  The assignment comes from ``--assignment`` when given, else from the file name (a spec's
+``filename_hints``), else from the code (the spec whose parameter names the code assigns).
+
+A file that cannot be turned into code (a broken notebook, undecodable bytes) still becomes a Submission,
+with ``problem`` saying why: it is reported with a score of 0, never a crash.
 """
 
 from __future__ import annotations
@@ -14,18 +17,31 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from grader.errors import UsageError
+from grader.notebook import CodeCell, NotebookProblem, NotebookSource, read_notebook
 from grader.spec import Spec
 
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
+class SourceProblem(NotebookProblem):
+    """The file's bytes are not text the grader can read."""
 
 
 @dataclass(frozen=True)
 class Submission:
     path: Path
     display_name: str  # how messages name the file: its name as the user gave it
-    source: str  # decoded text, newlines normalised to \n
+    source: str  # decoded text, newlines normalised to \n (for a notebook: its cells' Python, joined)
     assignment: str
     encoding: str = "utf-8"
+    cells: tuple[CodeCell, ...] | None = None  # a notebook's code cells, run one by one
+    notebook: str | None = None  # the submitted notebook (nbformat 4 JSON), for graded.ipynb
+    problem: str | None = None  # why the file cannot be run, when it cannot
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.cells is not None
 
 
 def decode_source(data: bytes, path: Path) -> tuple[str, str]:
@@ -36,7 +52,7 @@ def decode_source(data: bytes, path: Path) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         return text.replace("\r\n", "\n").replace("\r", "\n"), ("utf-8" if encoding == "utf-8-sig" else encoding)
-    raise UsageError(f"{path}: cannot read the file: it is neither UTF-8 nor GB18030 text")
+    raise SourceProblem("the file is neither UTF-8 nor GB18030 text, so it cannot be read as Python")
 
 
 def assigned_names(source: str) -> set[str]:
@@ -80,11 +96,13 @@ def expand(paths: Iterable[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
             if not found:
-                raise UsageError(f"{path}: the folder holds no .py file to grade")
+                raise UsageError(f"{path}: the folder holds no .py or .ipynb file to grade")
             files.extend(found)
         elif path.is_file():
             if path.suffix not in SOURCE_SUFFIXES:
-                raise UsageError(f"{path}: cannot grade a {path.suffix or 'file without extension'}; give a .py file")
+                raise UsageError(
+                    f"{path}: cannot grade a {path.suffix or 'file without extension'}; give a .py or .ipynb file"
+                )
             files.append(path)
         elif path.exists():
             raise UsageError(f"{path}: not a file or a folder")
@@ -101,6 +119,47 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the file: {exc.strerror}") from None
-    source, encoding = decode_source(data, path)
-    spec = assignment or detect_assignment(path, source, specs)
-    return Submission(path=path, display_name=str(path), source=source, assignment=spec.name, encoding=encoding)
+    source, encoding, problem = "", "utf-8", None
+    cells, notebook, notes = None, None, []
+    try:
+        if path.suffix == ".ipynb":
+            found = read_notebook(data)
+            if isinstance(found, NotebookSource):
+                cells, notebook, source = found.cells, found.notebook, found.code
+                notes += skipped_notes(found.cells)
+            else:
+                source = found.replace("\r\n", "\n")
+                notes.append("This .ipynb file holds a Python script, not a notebook: it was graded as a script.")
+        else:
+            source, encoding = decode_source(data, path)
+    except NotebookProblem as exc:
+        problem = str(exc)
+    try:
+        spec = assignment or detect_assignment(path, source, specs)
+    except UsageError as exc:
+        if problem:
+            raise UsageError(f"{path}: {problem}; and without code the assignment is unknown: "
+                             f"name it with --assignment") from None
+        raise exc
+    return Submission(
+        path=path,
+        display_name=str(path),
+        source=source,
+        assignment=spec.name,
+        encoding=encoding,
+        cells=cells,
+        notebook=notebook,
+        problem=problem,
+        notes=tuple(notes),
+    )
+
+
+def skipped_notes(cells: Sequence[CodeCell]) -> list[str]:
+    notes = []
+    for cell in cells:
+        if not cell.run:
+            notes.append(f"Cell {cell.number} was not run: `{cell.skipped[0]}` is not Python.")
+        else:
+            notes += [f"Cell {cell.number}: `{line}` was not run (IPython syntax; shell commands never run "
+                      "under the grader)." for line in cell.skipped]
+    return notes

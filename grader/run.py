@@ -97,6 +97,11 @@ class SubprocessRunner:
                 "spec": spec.to_json(),
                 "probes": list(probes.points),
             }
+            if submission.cells is not None:
+                config["cells"] = [
+                    {"index": c.index, "number": c.number, "source": c.source, "run": c.run}
+                    for c in submission.cells
+                ]
             return self._run_child(config, spec, limits, workdir)
 
     def _run_child(self, config: dict, spec: Spec, limits: Limits, workdir: str) -> tr.Trace:

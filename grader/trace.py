@@ -19,7 +19,8 @@ EXITED = "exit"  # it called sys.exit with a non-zero status
 SYNTAX_ERROR = "syntax_error"
 TIMEOUT = "timeout"
 CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
-ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED)
+UNREADABLE = "unreadable"  # the file could not be turned into code to run (a broken notebook, ...)
+ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED, UNREADABLE)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,21 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class CellRun:
+    """What one notebook cell produced when it ran under grading."""
+
+    index: int  # position among all the notebook's cells
+    number: int  # position among its code cells
+    stdout: str = ""
+    stderr: str = ""
+    result: str | None = None  # repr of the cell's last expression, as Jupyter would show it
+    error: str | None = None
+    error_name: str | None = None
+    traceback: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()  # base64 PNGs
+
+
+@dataclass(frozen=True)
 class Outcome:
     """How the student's program ended, in plain words, with the line of its own file where that applies."""
 
@@ -87,6 +103,7 @@ class Trace:
     stderr: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    cells: tuple[CellRun, ...] = ()
 
     @property
     def backward_count(self) -> int:
@@ -168,6 +185,7 @@ def build_trace(
     prediction_error = None
     functions: frozenset[str] = frozenset()
     child_outcome: Outcome | None = None
+    cells: list[CellRun] = []
     notes = list(notes)
     for event in events:
         kind = event["event"]
@@ -235,6 +253,25 @@ def build_trace(
                 )
                 png = event.get("png")
                 figures.append(Figure(number_, plot_lines, png if isinstance(png, str) and len(png) < 4_000_000 else None))
+        elif kind == "cell":
+            index, number_ = event.get("index"), event.get("number")
+            if isinstance(index, int) and isinstance(number_, int) and len(cells) < 10_000:
+                tb = event.get("traceback")
+                figs = event.get("figures")
+                cells.append(
+                    CellRun(
+                        index=index,
+                        number=number_,
+                        stdout=_text(event.get("stdout"), 200_000) or "",
+                        stderr=_text(event.get("stderr"), 200_000) or "",
+                        result=_text(event.get("result"), 10_000),
+                        error=_text(event.get("error"), 2000),
+                        error_name=_text(event.get("error_name"), 200),
+                        traceback=tuple(t for t in tb[:200] if isinstance(t, str)) if isinstance(tb, list) else (),
+                        figures=tuple(f for f in figs[:20] if isinstance(f, str) and len(f) < 4_000_000)
+                        if isinstance(figs, list) else (),
+                    )
+                )
         elif kind == "note":
             text = _text(event.get("text"), 500)
             if text:
@@ -255,4 +292,5 @@ def build_trace(
         stderr=stderr,
         seconds=seconds,
         notes=tuple(dict.fromkeys(notes)),
+        cells=tuple(cells),
     )

@@ -1,16 +1,24 @@
-"""Reference solution, lecture 4 homework: fit y = w1 * x**2 + w2 * x + b with autograd.
+# %% [markdown]
+# # Reference solution · Lecture 4 homework: the quadratic model y = w1 * x**2 + w2 * x + b
+# # 参考答案 · 第四讲作业：二次模型 y = w1 * x**2 + w2 * x + b
+#
+# Per-sample gradient descent on three parameters with autograd. Its output matches the lecture's
+# published output line for line. 三个参数的逐样本梯度下降；输出与讲义完全一致。
 
-参考答案：第四讲作业，二次模型。三个参数各自的梯度由一次 backward 同时算出。
-Its output matches the lecture's published output line for line.
-"""
-
+# %%
 import matplotlib.pyplot as plt
 import torch
 
+# %% [markdown]
+# ## Data and parameters · 数据与参数
+# Three samples of y = 2x, and three parameters that all start at 1.0, each tracked by autograd.
+#
+# 三个样本满足 y = 2x；三个参数初值都是 1.0，都由 autograd 追踪。
+
+# %%
 x_data = [1.0, 2.0, 3.0]
 y_data = [2.0, 4.0, 6.0]
 
-# Three parameters, all starting at 1.0, all tracked by autograd.
 w1 = torch.tensor([1.0])
 w1.requires_grad = True
 w2 = torch.tensor([1.0])
@@ -19,17 +27,33 @@ b = torch.tensor([1.0])
 b.requires_grad = True
 
 
+# %% [markdown]
+# ## Model and loss · 模型与损失
+# By the chain rule, dl/dw1 = 2(ŷ - y)·x², dl/dw2 = 2(ŷ - y)·x and dl/db = 2(ŷ - y); autograd finds
+# all three from the graph that `forward` and `loss` build.
+#
+# 由链式法则，dl/dw1 = 2(ŷ - y)·x²，dl/dw2 = 2(ŷ - y)·x，dl/db = 2(ŷ - y)；autograd 根据 `forward`
+# 和 `loss` 构建的计算图自动求出这三个梯度。
+
+# %%
 def forward(x):
-    """The quadratic model's prediction for one input."""
+    """Prediction of the quadratic model for one input x. 模型的预测值。"""
     return w1 * x**2 + w2 * x + b
 
 
 def loss(x, y):
-    """Squared error of one sample."""
+    """Squared error of one sample. 单个样本的平方误差。"""
     y_pred = forward(x)
     return (y_pred - y) ** 2
 
 
+# %% [markdown]
+# ## Training · 训练
+# For each sample: loss, `backward()`, update each parameter outside the graph, reset each gradient.
+#
+# 对每个样本：计算损失，`backward()`，在计算图之外更新每个参数，再把每个梯度清零。
+
+# %%
 print("predict (before training)", 4, forward(4).item())
 
 epochs, costs = [], []
@@ -50,6 +74,12 @@ for epoch in range(100):
 
 print("predict (after training)", 4, forward(4).item())
 
+# %% [markdown]
+# ## Cost per epoch · 每轮的平均损失
+# Why does the prediction for x = 4 end near 8.54 and not 8.0, although the data lie on y = 2x?
+# 数据明明在 y = 2x 上，为什么 x = 4 的预测值最终约为 8.54 而不是 8.0？
+
+# %%
 plt.plot(epochs, costs)
 plt.xlabel("epoch")
 plt.ylabel("cost")

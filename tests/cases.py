@@ -7,10 +7,12 @@ edits), and the lecture's own two programs, cut out of ../shared/lecture/ at tes
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -30,14 +32,17 @@ class Case:
     timeout: float | None = None
     error: str | None = None  # a fragment the report's error must contain
     message: dict[str, str] = field(default_factory=dict)  # check id -> fragment of its message
+    assignment: str | None = None  # --assignment
+    build: Callable[[str], str | bytes] | None = None  # turns the (edited) origin into the file's content
+    notes: tuple[str, ...] = ()  # fragments the report's notes must contain
 
-    def source(self) -> str:
-        text = read_origin(self.origin)
+    def source(self) -> str | bytes:
+        text = read_origin(self.origin) if self.origin else ""
         for old, new in self.edits:
             if text.count(old) != 1:
                 raise AssertionError(f"{self.name}: expected exactly one {old!r} in {self.origin}")
             text = text.replace(old, new)
-        return text
+        return self.build(text) if self.build else text
 
 
 def read_origin(origin: str) -> str:
@@ -156,6 +161,105 @@ CASES = [
          **statuses(5, forward=ERROR, loss=ERROR, final_prediction=ERROR),
          message={"forward": "no function named forward"}),
 ]
+
+
+# -- notebooks -------------------------------------------------------------------------------------------
+
+
+def notebook(cells: list[str], version: int = 4) -> str:
+    """Notebook JSON with these code cells (and a markdown cell first, as students' notebooks have)."""
+    import nbformat
+
+    if version == 3:
+        nb = nbformat.v3.new_notebook()
+        ws = nbformat.v3.new_worksheet()
+        ws.cells.append(nbformat.v3.new_text_cell("markdown", source="# Homework"))
+        ws.cells.extend(nbformat.v3.new_code_cell(input=c) for c in cells)
+        nb.worksheets.append(ws)
+        return nbformat.writes(nb, version=3)
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Homework"))
+    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+    return nbformat.v4.writes(nb)
+
+
+def blocks(text: str) -> list[str]:
+    """A script cut into cells where a top-level statement follows a blank line, as students paste code."""
+    cells, current = [], []
+    for line in text.splitlines():
+        if current and not line.strip():
+            continue
+        if current and line and not line[0].isspace() and not line.startswith(("#", ")", "]")) \
+                and prev_blank(text, line):
+            cells.append("\n".join(current))
+            current = []
+        current.append(line)
+    if current:
+        cells.append("\n".join(current))
+    return cells
+
+
+def prev_blank(text: str, line: str) -> bool:
+    lines = text.splitlines()
+    index = lines.index(line)
+    return index > 0 and not lines[index - 1].strip()
+
+
+def pasted(*before: str, after: tuple[str, ...] = (), version: int = 4) -> Callable[[str], str]:
+    return lambda text: notebook([*before, *blocks(text), *after], version=version)
+
+
+def percent_cells(text: str) -> list[str]:
+    return [c.strip("\n") for c in re.split(r"^# %%.*$", text, flags=re.MULTILINE)
+            if c.strip() and not c.lstrip().startswith("# ")]
+
+
+MAGICS = (
+    "%matplotlib inline\n%config InlineBackend.figure_format = 'retina'",
+    "!pip install torch matplotlib\nfiles = !ls\n%load_ext autoreload",
+)
+BAD = {"forward": ERROR, "loss": ERROR, "first_epoch_grads": ERROR, "training": ERROR, "final_prediction": FAIL,
+       "runs": FAIL}
+
+NOTEBOOK_CASES = [
+    Case("backprop_linear_nb.ipynb", origin="solutions/backprop_linear.ipynb", **all_pass()),
+    Case("backprop_quadratic_nb.ipynb", origin="solutions/backprop_quadratic.ipynb", **all_pass()),
+    Case("skeleton_linear_nb.ipynb", origin="assignments/backprop_linear.ipynb",
+         **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
+                    runs=FAIL),
+         error="TODO 1"),
+    Case("skeleton_quadratic_nb.ipynb", origin="assignments/backprop_quadratic.ipynb",
+         **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
+                    runs=FAIL),
+         error="TODO 1"),
+    Case("lecture_linear_nb.ipynb", origin="lecture:0", build=pasted("%matplotlib inline"), **all_pass()),
+    Case("lecture_homework_nb.ipynb", origin="lecture:1", build=pasted("%matplotlib inline"), **all_pass()),
+    Case("quadratic_magics.ipynb", origin="solutions/backprop_quadratic.py",
+         build=lambda text: notebook([*MAGICS, *percent_cells(text)[:-1],
+                                      "%%time\ndisplay(w1)\nw1?", "%%bash\necho hello", percent_cells(text)[-1]]),
+         notes=("`!pip install torch matplotlib` was not run", "Cell 8 was not run: `%%bash`"),
+         **all_pass()),
+    Case("linear_last_cell_raises.ipynb", origin="solutions/backprop_linear.py",
+         build=lambda text: notebook([*percent_cells(text), "raise RuntimeError('one more thing')"]),
+         **statuses(9, runs=FAIL), error="RuntimeError (line 1 of linear_last_cell_raises.ipynb, cell 6)"),
+    Case("linear_v3.ipynb", origin="solutions/backprop_linear.py",
+         build=lambda text: notebook(percent_cells(text), version=3), **all_pass()),
+    Case("both_as_linear.ipynb", origin="solutions/backprop_linear.py", assignment="backprop_linear",
+         build=lambda text: notebook(percent_cells(text) + percent_cells(read_origin("solutions/backprop_quadratic.py"))),
+         notes=("300 backward passes that involved none of w were not counted",), **all_pass()),
+    Case("both_as_quadratic.ipynb", origin="solutions/backprop_linear.py", assignment="backprop_quadratic",
+         build=lambda text: notebook(percent_cells(text) + percent_cells(read_origin("solutions/backprop_quadratic.py"))),
+         **all_pass()),
+    Case("linear_script_named_ipynb.ipynb", origin="solutions/backprop_linear.py",
+         notes=("holds a Python script, not a notebook",), **all_pass()),
+    Case("linear_not_json.ipynb", build=lambda _: '{"cells": [', expect=BAD, score=0, error="not valid JSON"),
+    Case("linear_not_a_notebook.ipynb", build=lambda _: '{"name": "w", "value": 1}', expect=BAD, score=0,
+         error="JSON but not a Jupyter notebook"),
+    Case("linear_no_code.ipynb", build=lambda _: notebook([]), expect=BAD, score=0, error="no code cells"),
+    Case("linear_bad_encoding.ipynb", build=lambda _: '{"cells": []} \xff'.encode("latin-1"), expect=BAD, score=0,
+         error="not UTF-8"),
+]
+CASES += NOTEBOOK_CASES
 
 
 def needs_lecture(case: Case) -> bool:

@@ -33,8 +33,13 @@ class Grading:
 
     def _grade(self, case: Case) -> Report:
         path = self.folder / case.name
-        path.write_text(case.source(), encoding="utf-8")
-        submission = load(path, all_specs())
+        content = case.source()
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        forced = get_spec(case.assignment) if case.assignment else None
+        submission = load(path, all_specs(), forced)
         return grade(submission, get_spec(submission.assignment), SubprocessRunner(), time_limit=case.timeout)
 
     def report(self, case: Case) -> Report:

@@ -18,6 +18,8 @@ def test_case(case: Case, grading) -> None:
     assert report.score == case.score, messages
     for check_id, fragment in case.message.items():
         assert fragment in messages[check_id], messages[check_id]
+    for fragment in case.notes:
+        assert any(fragment in note for note in report.notes), report.notes
     if case.error:
         assert report.error and case.error in report.error, report.error
     elif all(status == "pass" for status in case.expect.values()):

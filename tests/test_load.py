@@ -59,9 +59,16 @@ def test_decoding(data, encoding) -> None:
     assert text == "# 中文注释\nw = 1\n" and used == encoding
 
 
-def test_undecodable_bytes_are_a_usage_error() -> None:
-    with pytest.raises(UsageError):
-        decode_source(b"\xff\xfe\x00\x81\x30\xff", Path("x.py"))
+def test_undecodable_bytes_become_a_problem_to_report(tmp_path) -> None:
+    path = tmp_path / "linear_garbled.py"
+    path.write_bytes(b"\xff\xfe\x00\x81\x30\xff")
+    submission = load(path, SPECS)
+    assert submission.assignment == "backprop_linear"
+    assert "neither UTF-8 nor GB18030" in submission.problem
+    unnamed = tmp_path / "garbled.py"
+    unnamed.write_bytes(b"\xff\xfe\x00\x81\x30\xff")
+    with pytest.raises(UsageError, match="--assignment"):
+        load(unnamed, SPECS)
 
 
 def test_assigned_names_sees_tuple_targets_and_loops() -> None:
@@ -71,13 +78,14 @@ def test_assigned_names_sees_tuple_targets_and_loops() -> None:
 def test_expand(tmp_path) -> None:
     (tmp_path / "b.py").write_text("")
     (tmp_path / "a.py").write_text("")
+    (tmp_path / "c.ipynb").write_text("")
     (tmp_path / "notes.txt").write_text("")
-    assert [p.name for p in expand([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py"]
+    assert [p.name for p in expand([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
     with pytest.raises(UsageError, match="no such file"):
         expand([str(tmp_path / "missing.py")])
     with pytest.raises(UsageError, match="cannot grade a .txt"):
         expand([str(tmp_path / "notes.txt")])
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(UsageError, match="no .py file"):
+    with pytest.raises(UsageError, match="no .py or .ipynb file"):
         expand([str(empty)])

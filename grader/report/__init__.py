@@ -1,4 +1,5 @@
-"""Report writers: one small module per format, each a function (Report) -> text.
+"""Report writers: one small module per format, each a function (Report) -> text, or None when the format
+does not apply to the report (graded.ipynb for a script).
 
 ``WRITERS`` maps a format name to (file name, render function); ``write_reports`` writes the chosen formats
 for one submission into its folder, each file atomically.
@@ -9,16 +10,17 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 from grader.grade import Report
-from grader.report import jsonreport, markdown
+from grader.report import ipynb, jsonreport, markdown
 
-WRITERS: dict[str, tuple[str, Callable[[Report], str]]] = {
+WRITERS: dict[str, tuple[str, Callable[[Report], Optional[str]]]] = {
     "json": ("report.json", jsonreport.render),
     "md": ("report.md", markdown.render),
+    "ipynb": ("graded.ipynb", ipynb.render),
 }
-DEFAULT_FORMATS = ("md", "json")
+DEFAULT_FORMATS = ("md", "json", "ipynb")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -43,7 +45,10 @@ def write_reports(report: Report, folder: Path, formats: Iterable[str] = DEFAULT
     written = {}
     for fmt in formats:
         filename, render = WRITERS[fmt]
+        text = render(report)
+        if text is None:
+            continue
         path = folder / filename
-        atomic_write(path, render(report))
+        atomic_write(path, text)
         written[fmt] = path
     return written

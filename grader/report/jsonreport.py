@@ -49,7 +49,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "expected_prediction": report.reference.prediction,
         },
         "run": {"seconds": round(trace.seconds, 3), "backward_passes": trace.backward_count},
-        "notes": list(trace.notes),
+        "notes": list(report.notes),
         "stdout": trace.stdout,
         "stderr": trace.stderr,
     }

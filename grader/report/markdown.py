@@ -70,8 +70,8 @@ def render(report: Report) -> str:
     trace = report.trace
     if trace.outcome.traceback:
         out += ["", "## " + _("Where your program stopped"), "", fenced(trace.outcome.traceback)]
-    if trace.notes:
-        out += ["", "## " + _("Notes"), ""] + [f"- {inline(note)}" for note in trace.notes]
+    if report.notes:
+        out += ["", "## " + _("Notes"), ""] + [f"- {inline(note)}" for note in report.notes]
     for title, text in ((_("Output (stdout)"), trace.stdout), (_("Errors (stderr)"), trace.stderr)):
         if text.strip():
             out += ["", f"## {title}", "", fenced(_excerpt(text))]

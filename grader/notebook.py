@@ -1,0 +1,231 @@
+"""Jupyter notebooks: the kit's notebooks made from its scripts, and student notebooks turned into cells.
+
+How a student notebook runs, and why.  There are two ways: start a Jupyter kernel and send it the cells
+(nbclient), or turn the cells into Python and run them in the grader's own child process, one after
+another in one namespace.  The kit does the second:
+* faster: no kernel to start (ipykernel and zmq add a second or more per notebook) and no extra process
+  between the grader and the student's code, so a notebook costs what its script twin costs;
+* more faithful *to what is graded*: the cells run in exactly the isolated, time-limited child that runs
+  scripts, under the same autograd observation, probes and limits, so a notebook and its script twin get
+  the same checks and the same messages.  A kernel would need all of that rebuilt inside it.
+What it gives up is IPython's own syntax, handled here line by line: ``%matplotlib inline`` and other line
+magics are not executed, ``%time stmt`` runs ``stmt``, cell magics that wrap Python (``%%time``,
+``%%capture``) run their body, shell lines (``!pip install``) and shell/other-language cells never run.
+Each such line becomes ``pass`` (keeping line numbers and indentation) and the report lists it.
+``display()`` and ``get_ipython()`` are provided by the child as harmless stand-ins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+NB_METADATA = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+_CELL_MARK = re.compile(r"^# %%(?P<markdown>\s*\[markdown\])?.*$")
+_RUN_BODY_MAGICS = {"time", "capture", "prun"}  # cell magics whose body is Python the kernel would run
+_HELP = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython's help syntax: ?name, name??
+
+
+class NotebookProblem(Exception):
+    """The file cannot be graded as a notebook; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    index: int  # position among all the notebook's cells
+    number: int  # 1-based position among its code cells: "cell 3" in messages
+    source: str  # Python to run: IPython syntax replaced by `pass`
+    skipped: tuple[str, ...] = ()  # the lines that were not run, as written
+    run: bool = True  # False for a cell in another language (%%bash, %%html, ...)
+
+
+@dataclass(frozen=True)
+class NotebookSource:
+    notebook: str  # the notebook as nbformat 4 JSON
+    cells: tuple[CodeCell, ...]
+
+    @property
+    def code(self) -> str:
+        """The cells' Python joined, for telling the assignment from the code."""
+        return "\n\n".join(cell.source for cell in self.cells if cell.run)
+
+
+# -- the kit's notebooks ---------------------------------------------------------------------------------
+
+
+def script_to_notebook(text: str, stem: str) -> str:
+    """A notebook (JSON text) from a script in the percent format: ``# %%`` starts a code cell and
+    ``# %% [markdown]`` a markdown cell whose lines are comments.  Deterministic, so a committed notebook
+    can be compared with a freshly generated one."""
+    import nbformat
+
+    blocks: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        mark = _CELL_MARK.match(line)
+        if mark:
+            blocks.append(("markdown" if mark.group("markdown") else "code", []))
+        elif blocks:
+            blocks[-1][1].append(line)
+        elif line.strip():
+            blocks.append(("code", [line]))
+    nb = nbformat.v4.new_notebook(metadata=NB_METADATA)
+    for number, (kind, lines) in enumerate(blocks, start=1):
+        if kind == "markdown":
+            lines = [re.sub(r"^# ?", "", line) for line in lines]
+        body = "\n".join(lines).strip("\n")
+        if not body.strip():
+            continue
+        cell_id = f"{stem}-{number:02d}".replace("_", "-")
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(body, id=cell_id))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(body, id=cell_id))
+    return nbformat.writes(nb) + "\n"
+
+
+# -- student notebooks ---------------------------------------------------------------------------------
+
+
+def transform_cell(source: str) -> tuple[str, tuple[str, ...], bool]:
+    """Python for one code cell: (code, skipped lines, whether the cell runs at all)."""
+    lines = source.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].strip()[2:].split(maxsplit=1)
+        name = magic[0] if magic else ""
+        if name not in _RUN_BODY_MAGICS:
+            return "", (lines[first].strip(),), False
+        skipped = []  # %%time and friends: the body runs, only the timing is lost
+        lines[first] = ""
+    else:
+        skipped = []
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        assigned = re.match(r"^([A-Za-z_]\w*)\s*=\s*([!%].*)$", stripped)
+        if assigned:  # files = !ls   or   t = %timeit -o f()
+            skipped.append(stripped)
+            out.append(f"{indent}{assigned.group(1)} = []")
+        elif stripped.startswith("%time ") and not stripped.startswith("%timeit"):
+            out.append(indent + stripped[len("%time "):])
+        elif stripped.startswith(("!", "%")) or _HELP.match(stripped):
+            skipped.append(stripped)
+            out.append(f"{indent}pass")
+        else:
+            out.append(line)
+    return "\n".join(out), tuple(skipped), True
+
+
+def read_notebook(data: bytes) -> NotebookSource | str:
+    """The code cells of a notebook (nbformat 3 or 4), or the text itself when the file is a Python
+    script saved with the .ipynb extension.  Raises NotebookProblem for anything else."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotebookProblem(
+            f"the file is not UTF-8 text (byte {exc.start}), so it is not a notebook Jupyter saved; "
+            "open it in Jupyter and save it again"
+        ) from None
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        if _is_python(text):
+            return text
+        raise NotebookProblem(
+            f"the file is not a notebook: it is not valid JSON (line {getattr(exc, 'lineno', '?')}: "
+            f"{getattr(exc, 'msg', exc)}). Was it saved from Jupyter?"
+        ) from None
+    if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw) or "nbformat" not in raw:
+        raise NotebookProblem("the file is JSON but not a Jupyter notebook (it has no 'cells' and no 'nbformat')")
+    import nbformat
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for broken files
+        raise NotebookProblem(f"the notebook cannot be read: {type(exc).__name__}: {exc}") from None
+    cells = []
+    number = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        code, skipped, run = transform_cell(str(source).replace("\r\n", "\n"))
+        cells.append(CodeCell(index=index, number=number, source=code, skipped=skipped, run=run))
+    if not cells:
+        raise NotebookProblem("the notebook has no code cells: there is nothing to run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return NotebookSource(notebook=nbformat.writes(nb), cells=tuple(cells))
+
+
+def _is_python(text: str) -> bool:
+    try:
+        compile(text, "<ipynb>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return bool(text.strip())
+
+
+# -- the graded notebook ---------------------------------------------------------------------------------
+
+
+def graded_notebook(notebook: str, runs: Sequence[Any]) -> str:
+    """The submitted notebook with the outputs each cell produced under grading (``runs``: the trace's
+    CellRun values).  Cells that did not run have no outputs and no execution count."""
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nb = nbformat.reads(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    for count, run in enumerate(runs, start=1):
+        if not (0 <= run.index < len(nb.cells)) or nb.cells[run.index].get("cell_type") != "code":
+            continue
+        cell = nb.cells[run.index]
+        outputs = []
+        if run.stdout:
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=run.stdout))
+        if run.stderr:
+            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=run.stderr))
+        for png in run.figures:
+            if _is_base64(png):
+                outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}))
+        if run.result is not None:
+            outputs.append(
+                nbformat.v4.new_output("execute_result", data={"text/plain": run.result}, execution_count=count)
+            )
+        if run.error is not None:
+            outputs.append(
+                nbformat.v4.new_output(
+                    "error", ename=run.error_name or "Error", evalue=run.error, traceback=list(run.traceback)
+                )
+            )
+        cell["outputs"] = outputs
+        cell["execution_count"] = count
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nbformat.writes(nb) + "\n"
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        return False
+    return True
