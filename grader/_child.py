@@ -131,7 +131,7 @@ class Observer:
         while frame is not None:
             if frame.f_code.co_filename in self.filenames:
                 if line is None:
-                    line = frame.f_lineno
+                    line = (frame.f_lineno, os.path.basename(frame.f_code.co_filename))
                 spaces.append(frame.f_locals)
             frame = frame.f_back
         if self.module is not None:
@@ -222,7 +222,8 @@ class Observer:
             grad = tensor.grad if tensor.is_leaf else None
             grads[name] = self.scalar(grad) if grad is not None else None
         if self.steps < self.max_steps:
-            self.channel.send("step", loss=loss_value, grads=grads, params=before, line=line)
+            self.channel.send("step", loss=loss_value, grads=grads, params=before,
+                              line=line[0] if line else None, file=line[1] if line else None)
         else:
             self.extra_steps += 1
         self.steps += 1
@@ -458,6 +459,7 @@ class Observer:
         self.channel.send(
             "final",
             params={name: self.scalar(t) for name, t in params.items()},
+            leaf={name: bool(t.is_leaf) for name, t in params.items()},
             prediction=prediction,
             prediction_error=error,
             functions=functions,

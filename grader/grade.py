@@ -8,6 +8,7 @@ from typing import Sequence
 
 from grader import __version__
 from grader.check import CheckResult, run_checks, why_stopped
+from grader.diagnose import Diagnosis, diagnose
 from grader.load import Submission
 from grader.reference import Reference, reference_trace
 from grader.run import Limits, Probes, Runner
@@ -28,6 +29,7 @@ class Report:
     reference: Reference
     spec: Spec
     notes: tuple[str, ...] = ()  # what loading and running noticed, for the student
+    diagnoses: tuple[Diagnosis, ...] = ()
     notebook: str | None = None  # the submitted notebook, when it was one (for graded.ipynb)
     kit_version: str = __version__
 
@@ -78,6 +80,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         reference=reference,
         spec=spec,
         notes=tuple(dict.fromkeys(submission.notes + trace.notes)),
+        diagnoses=diagnose(spec, reference, trace, checks, submission),
         notebook=submission.notebook,
     )
 

@@ -31,7 +31,8 @@ class Step:
     loss: float | None
     grads: Mapping[str, float | None]
     params: Mapping[str, float | None]
-    line: int | None = None
+    line: int | None = None  # where backward() was called in the student's code
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Trace:
     steps: tuple[Step, ...] = ()
     extra_steps: int = 0  # backward passes beyond the recording cap
     final_params: Mapping[str, float | None] = field(default_factory=dict)
+    final_leaf: Mapping[str, bool] = field(default_factory=dict)  # is the name still bound to a leaf tensor?
     prediction: float | None = None
     prediction_error: str | None = None
     probes: tuple[Probe, ...] = ()
@@ -181,6 +183,7 @@ def build_trace(
     probes: list[Probe] = []
     figures: list[Figure] = []
     final_params: dict[str, float | None] = {name: None for name in names}
+    final_leaf: dict[str, bool] = {}
     prediction = None
     prediction_error = None
     functions: frozenset[str] = frozenset()
@@ -197,6 +200,7 @@ def build_trace(
                         grads=_numbers(event.get("grads"), names),
                         params=_numbers(event.get("params"), names),
                         line=_line(event.get("line")),
+                        file=_text(event.get("file"), 300),
                     )
                 )
             else:
@@ -219,6 +223,9 @@ def build_trace(
                 )
         elif kind == "final":
             final_params = _numbers(event.get("params"), names)
+            leaf = event.get("leaf")
+            if isinstance(leaf, dict):
+                final_leaf = {n: leaf[n] for n in names if isinstance(leaf.get(n), bool)}
             prediction = number(event.get("prediction"))
             prediction_error = _text(event.get("prediction_error"), 2000)
             funcs = event.get("functions")
@@ -282,6 +289,7 @@ def build_trace(
         steps=tuple(steps),
         extra_steps=extra,
         final_params=final_params,
+        final_leaf=final_leaf,
         prediction=prediction,
         prediction_error=prediction_error,
         probes=tuple(probes),

@@ -18,6 +18,10 @@ def test_case(case: Case, grading) -> None:
     assert report.score == case.score, messages
     for check_id, fragment in case.message.items():
         assert fragment in messages[check_id], messages[check_id]
+    if case.diagnoses is not None:
+        assert tuple(sorted(d.id for d in report.diagnoses)) == tuple(sorted(case.diagnoses)), report.diagnoses
+    if all(status == "pass" for status in case.expect.values()):
+        assert report.diagnoses == (), report.diagnoses
     for fragment in case.notes:
         assert any(fragment in note for note in report.notes), report.notes
     if case.error:

@@ -41,6 +41,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "error": report.error,
         "outcome": asdict(trace.outcome),
         "checks": [asdict(check) for check in report.checks],
+        "diagnoses": [asdict(diagnosis) for diagnosis in report.diagnoses],
         "first_epoch": first_epoch_rows(report),
         "final": {
             "params": {k: encode_number(v) for k, v in trace.final_params.items()},

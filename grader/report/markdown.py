@@ -53,6 +53,9 @@ def render(report: Report) -> str:
             f"| `{check.id}` | {ICONS.get(check.status, '')} {check.status} | "
             f"{points(check.points)} / {points(check.max_points)} | {inline(check.message)} |"
         )
+    if report.diagnoses:
+        out += ["", "## " + _("What went wrong"), ""]
+        out += [f"- **`{d.id}`** — {inline(d.message)}" for d in report.diagnoses]
     out += ["", "## " + _("First-epoch gradients"), ""]
     names = report.spec.param_names
     header = [_("Step"), "x", "y"]

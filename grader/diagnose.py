@@ -1,0 +1,498 @@
+"""Diagnoses: name the usual backpropagation mistakes behind failed checks.
+
+Pure functions of the spec, the student's trace, the check results and the submission's text.  The trace
+holds the student's own parameter values at every backward pass, so each step can be judged on its own:
+given the parameters the student had, was the loss right (the data), was the gradient right (the model,
+the loss, the reset), and did the parameters then move by ``-lr * grad`` (the update)?  Each detector
+tests one hypothesis and, when it holds, says what it saw and, where it can, the line of the student's
+code to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from grader.check import FAIL, PASS, CheckResult, fmt, step_label
+from grader.i18n import _
+from grader.load import Submission
+from grader.reference import Reference, loss_and_grads, model_and_grads
+from grader.spec import Spec, Tolerance
+from grader.trace import FINISHED, Probe, Step, Trace
+
+LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
+EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    id: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    spec: Spec
+    reference: Reference
+    trace: Trace
+    checks: dict[str, CheckResult]
+    submission: Submission
+
+    def passed(self, check_id: str) -> bool:
+        check = self.checks.get(check_id)
+        return check is not None and check.status == PASS
+
+    def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
+        return self.trace.steps[: epochs * self.spec.samples]
+
+    def sample(self, index: int) -> tuple[float, float]:
+        i = index % self.spec.samples
+        return self.spec.x[i], self.spec.y[i]
+
+
+def _complete(step: Step, names: Sequence[str]) -> bool:
+    return all(step.params.get(n) is not None for n in names)
+
+
+def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
+    """The first line of the student's code matching a regular expression: (file, line, text)."""
+    regex = re.compile(pattern)
+    if submission.cells is not None:
+        units = [(f"{submission.path.name}, cell {c.number}", c.source) for c in submission.cells]
+    else:
+        units = [(submission.path.name, submission.source)]
+    for name, text in units:
+        for number, line in enumerate(text.splitlines(), start=1):
+            code = line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
+            if regex.search(code) and code.strip():
+                return name, number, code.strip()
+    return None, None, None
+
+
+def locate_any(submission: Submission, *patterns: str) -> tuple[str | None, int | None, str | None]:
+    for pattern in patterns:
+        found = locate(submission, pattern)
+        if found[1] is not None:
+            return found
+    return None, None, None
+
+
+def _at(file: str | None, line: int | None, text: str | None = None) -> str:
+    if not line:
+        return ""
+    where = _(" (line {line} of {file})").format(line=line, file=file) if file else _(" (line {line})").format(line=line)
+    return where + (f": `{text}`" if text else "")
+
+
+# -- the detectors ---------------------------------------------------------------------------------------
+
+
+def initial_values(ctx: Context) -> Diagnosis | None:
+    if not ctx.trace.steps:
+        return None
+    first = ctx.trace.steps[0].params
+    wrong = {
+        name: first[name]
+        for name, start in ctx.spec.parameters
+        if first.get(name) is not None and not LOCAL.close(first[name], start)
+    }
+    if not wrong:
+        return None
+    said = ", ".join(
+        _("{name} starts at {got} instead of {want}").format(name=n, got=fmt(v), want=fmt(ctx.spec.initial[n]))
+        for n, v in wrong.items()
+    )
+    name = next(iter(wrong))
+    file, line, text = locate(ctx.submission, rf"^\s*{re.escape(name)}\s*=")
+    return Diagnosis(
+        "initial_values",
+        _("Training starts from other parameter values: {said}. Start from the values the assignment "
+          "gives{where}.").format(said=said, where=_at(file, line, text)),
+        {"observed": wrong, "expected": {n: ctx.spec.initial[n] for n in wrong}},
+        file, line,
+    )
+
+
+def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
+    if not _complete(step, ctx.spec.param_names):
+        return None
+    losses = [loss_and_grads(ctx.spec, step.params, x, y)[0] for x, y in zip(ctx.spec.x, ctx.spec.y)]
+    return sum(losses) / len(losses)
+
+
+def batch_updates(ctx: Context) -> Diagnosis | None:
+    """One backward pass (and update) per epoch over all samples, instead of one per sample."""
+    trace, spec = ctx.trace, ctx.spec
+    if spec.samples < 2 or not trace.steps:
+        return None
+    per_epoch_backward = trace.backward_count == spec.epochs
+    mean_loss = _batch_mean_loss(ctx, trace.steps[0])
+    summed = mean_loss is not None and trace.steps[0].loss is not None and (
+        LOCAL.close(trace.steps[0].loss, mean_loss) or LOCAL.close(trace.steps[0].loss, mean_loss * spec.samples)
+    )
+    frozen_within_epochs = _updates_only_at_epoch_ends(ctx)
+    if not (per_epoch_backward and summed) and not frozen_within_epochs:
+        return None
+    return Diagnosis(
+        "batch_updates",
+        _("The parameters are updated once per epoch, over all samples together. The assignment updates "
+          "after every sample: inside the loop over the samples, compute one sample's loss, call backward(), "
+          "update, reset."),
+        {"backward_passes": trace.backward_count, "expected": spec.total_steps},
+    )
+
+
+def _updates_only_at_epoch_ends(ctx: Context) -> bool:
+    steps = ctx.steps()
+    names = ctx.spec.param_names
+    S = ctx.spec.samples
+    if len(steps) < 2 * S or not all(_complete(s, names) for s in steps):
+        return False
+    within = [k for k in range(len(steps) - 1) if k % S != S - 1]
+    ends = [k for k in range(len(steps) - 1) if k % S == S - 1]
+    still = all(steps[k].params == steps[k + 1].params for k in within)
+    moved = any(steps[k].params != steps[k + 1].params for k in ends)
+    return still and moved
+
+
+def data(ctx: Context) -> Diagnosis | None:
+    """The loss of a step is not the loss of the data-order sample at the student's own parameters."""
+    if not (ctx.passed("forward") and ctx.passed("loss")):
+        return None
+    for k, step in enumerate(ctx.steps(1)):
+        if step.loss is None or not _complete(step, ctx.spec.param_names):
+            continue
+        x, y = ctx.sample(k)
+        want = loss_and_grads(ctx.spec, step.params, x, y)[0]
+        if LOCAL.close(step.loss, want):
+            continue
+        others = [
+            (xo, yo) for xo, yo in zip(ctx.spec.x, ctx.spec.y)
+            if LOCAL.close(step.loss, loss_and_grads(ctx.spec, step.params, xo, yo)[0])
+        ]
+        if others:
+            message = _("{step} used the sample x={x:g}, y={y:g}: the samples are not used in the assignment's "
+                        "order.").format(step=step_label(ctx.spec, k), x=others[0][0], y=others[0][1])
+        else:
+            message = _("At {step} the loss is {got}, but the sample x={x:g}, y={y:g} at your parameters gives "
+                        "{want}: the training data differ from the assignment's (x = {xs}, y = {ys}).").format(
+                step=step_label(ctx.spec, k), got=fmt(step.loss), x=x, y=y, want=fmt(want),
+                xs=list(ctx.spec.x), ys=list(ctx.spec.y))
+        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        return Diagnosis("data", message + _at(file, line, text), {"step": k + 1, "loss": step.loss, "expected": want},
+                         file, line)
+    return None
+
+
+def grad_not_reset(ctx: Context) -> Diagnosis | None:
+    """Each step's .grad holds the sum of this step's gradient and earlier ones."""
+    steps = ctx.steps()
+    spec = ctx.spec
+    if len(steps) < 2 or not (ctx.passed("forward") and ctx.passed("loss")):
+        return None
+    local = []
+    for k, step in enumerate(steps):
+        if not _complete(step, spec.param_names):
+            return None
+        local.append(loss_and_grads(spec, step.params, *ctx.sample(k))[1])
+    never, per_epoch = [], []
+    for name in spec.param_names:
+        observed = [s.grads.get(name) for s in steps]
+        if any(g is None for g in observed):
+            continue
+        if all(LOCAL.close(observed[k], local[k][name]) for k in range(len(steps))):
+            continue
+        total, epoch_total = 0.0, 0.0
+        fits_never = fits_epoch = True
+        for k in range(len(steps)):
+            if k % spec.samples == 0:
+                epoch_total = 0.0
+            total += local[k][name]
+            epoch_total += local[k][name]
+            fits_never = fits_never and LOCAL.close(observed[k], total)
+            fits_epoch = fits_epoch and LOCAL.close(observed[k], epoch_total)
+        if fits_never:
+            never.append(name)
+        elif fits_epoch:
+            per_epoch.append(name)
+    if not never and not per_epoch:
+        return None
+    parts = []
+    if never:
+        parts.append(_("{names}: the gradient is never reset, so each step's .grad is the sum of all gradients "
+                       "so far.").format(names=", ".join(never)))
+    if per_epoch:
+        parts.append(_("{names}: the gradient is reset once per epoch instead of after every sample, so it "
+                       "adds up within each epoch.").format(names=", ".join(per_epoch)))
+    name = (never + per_epoch)[0]
+    file, line, text = locate(ctx.submission, rf"{re.escape(name)}\.grad\.(data\.)?zero_\(|{re.escape(name)}\.grad\s*=\s*None|zero_grad\(")
+    hint = _("Reset it after each update with {name}.grad.zero_() (or {name}.grad = None): backward() adds "
+             "to .grad, it does not overwrite it.").format(name=name)
+    if file and per_epoch:
+        hint += _(" Your reset{where} runs too rarely.").format(where=_at(file, line, text))
+    return Diagnosis(
+        "grad_not_reset", " ".join(parts) + " " + hint,
+        {"never_reset": never, "reset_per_epoch": per_epoch}, file, line,
+    )
+
+
+def param_replaced(ctx: Context) -> Diagnosis | None:
+    """The parameter was rebound (w = w - ...): its .grad disappears after the first update."""
+    if not ctx.trace.steps:
+        return None
+    lost = [n for n in ctx.spec.param_names if ctx.trace.final_leaf.get(n) is False]
+    if not lost:
+        return None
+    name = lost[0]
+    pattern = rf"^\s*{re.escape(name)}\s*=\s*{re.escape(name)}\b|^\s*{re.escape(name)}\s*=.*{re.escape(name)}\.grad"
+    file, line, text = locate(ctx.submission, pattern)
+    return Diagnosis(
+        "param_replaced",
+        _("{names}: the parameter is replaced by a new tensor{where} instead of being updated in place. The new "
+          "tensor is computed from the old one, so it is not a leaf of the graph and autograd leaves its .grad "
+          "empty (None). Update in place: {name}.data = {name}.data - lr * {name}.grad.data, or "
+          "`with torch.no_grad(): {name} -= lr * {name}.grad`.").format(
+            names=", ".join(lost), where=_at(file, line, text), name=name),
+        {"parameters": lost}, file, line,
+    )
+
+
+def _update_ratios(ctx: Context, name: str) -> list[float] | None:
+    """-delta / grad at each step: the learning rate each update used (None when it cannot be read)."""
+    steps = ctx.steps()
+    ratios = []
+    for k in range(len(steps) - 1):
+        p0, p1, g = steps[k].params.get(name), steps[k + 1].params.get(name), steps[k].grads.get(name)
+        if p0 is None or p1 is None or g is None or abs(g) < 1e-6:
+            continue
+        ratios.append(-(p1 - p0) / g)
+    return ratios or None
+
+
+def param_not_updated(ctx: Context) -> Diagnosis | None:
+    steps = ctx.trace.steps
+    if len(steps) < 2:
+        return None
+    frozen = [n for n in ctx.spec.param_names
+              if all(s.params.get(n) is not None for s in steps) and len({s.params[n] for s in steps}) == 1
+              and any(s.grads.get(n) not in (None, 0.0) for s in steps)]
+    if not frozen:
+        return None
+    return Diagnosis(
+        "param_not_updated",
+        _("{names} never changes during training, although its gradient is not zero: it is never updated. "
+          "Update every parameter after each backward(): p.data = p.data - lr * p.grad.data.").format(
+            names=", ".join(frozen)),
+        {"parameters": frozen},
+    )
+
+
+def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
+    lr = ctx.spec.learning_rate
+    estimates = {}
+    for name in ctx.spec.param_names:
+        ratios = _update_ratios(ctx, name)
+        if ratios and len(ratios) >= 2:
+            estimates[name] = statistics.median(ratios)
+    if not estimates:
+        return []
+    out = []
+    flipped = [n for n, r in estimates.items() if r < 0]
+    if flipped:
+        file, line, text = locate(ctx.submission, rf"{re.escape(flipped[0])}(\.data)?\s*(=.*\+|\+=)")
+        out.append(Diagnosis(
+            "update_sign",
+            _("{names} moves up the gradient (p + lr * grad), so the loss grows instead of shrinking{where}. "
+              "Gradient descent subtracts: p - lr * grad.").format(names=", ".join(flipped), where=_at(file, line, text)),
+            {"parameters": flipped, "estimated_rate": {n: estimates[n] for n in flipped}}, file, line,
+        ))
+    other = {n: r for n, r in estimates.items() if r > 0 and abs(r - lr) > 0.01 * lr}
+    if other:
+        rate = statistics.median(other.values())
+        file, line, text = locate_any(ctx.submission, rf"{re.escape(next(iter(other)))}\b.*(-=|=).*\bgrad",
+                                      r"(-=|=).*\d.*\.grad\b", r"\blr\s*=|learning_rate\s*=")
+        out.append(Diagnosis(
+            "learning_rate",
+            _("The updates match a learning rate of about {rate:.4g}, not {lr:g}{where}. The gradients are right; "
+              "the step size is not.").format(rate=rate, lr=lr, where=_at(file, line, text)),
+            {"estimated": rate, "expected": lr, "per_parameter": other}, file, line,
+        ))
+    return out
+
+
+def epochs(ctx: Context) -> Diagnosis | None:
+    count, spec = ctx.trace.backward_count, ctx.spec
+    if ctx.trace.outcome.status != FINISHED or count == 0 or count == spec.total_steps:
+        return None
+    if count == spec.epochs:  # one pass per epoch: batch_updates says it
+        return None
+    if count % spec.samples:
+        return None
+    run = count // spec.samples
+    file, line, text = locate(ctx.submission, r"for\s+\w+\s+in\s+range\(")
+    return Diagnosis(
+        "epochs",
+        _("Training ran {run} epochs; the assignment asks for {epochs}{where}.").format(
+            run=run, epochs=spec.epochs, where=_at(file, line, text)),
+        {"epochs": run, "expected": spec.epochs}, file, line,
+    )
+
+
+LOSS_CANDIDATES: tuple[tuple[str, Callable[[float, float], float]], ...] = (
+    ("y_pred - y", lambda p, y: p - y),
+    ("y - y_pred", lambda p, y: y - p),
+    ("abs(y_pred - y)", lambda p, y: abs(p - y)),
+    ("(y_pred - y) ** 2 / 2", lambda p, y: (p - y) ** 2 / 2),
+    ("y_pred - y ** 2", lambda p, y: p - y**2),
+    ("y_pred ** 2 - y ** 2", lambda p, y: p**2 - y**2),
+    ("(y_pred + y) ** 2", lambda p, y: (p + y) ** 2),
+)
+
+
+def loss_formula(ctx: Context) -> Diagnosis | None:
+    probes = [p for p in ctx.trace.probes if p.kind == "loss" and p.value is not None]
+    batch = _batch_loss(ctx)
+    if ctx.passed("loss") and not batch:
+        return None
+    if batch:
+        return Diagnosis(
+            "loss_formula",
+            _("Each backward() starts from a loss over all samples together ({how}), not from the squared "
+              "error of one sample.").format(how=batch),
+            {"batch_loss": batch},
+        )
+    if not probes or not ctx.passed("forward"):
+        return None
+    for formula, f in LOSS_CANDIDATES:
+        if all(LOCAL.close(p.value, f(_prediction(ctx.spec, p), p.y or 0.0)) for p in probes):
+            file, line, text = locate(ctx.submission, r"return\b.*\by\b")
+            return Diagnosis(
+                "loss_formula",
+                _("Your loss computes {formula}; the loss of one sample is the squared error "
+                  "(y_pred - y) ** 2{where}.").format(formula=formula, where=_at(file, line, text)),
+                {"computed": formula, "expected": "(y_pred - y) ** 2"}, file, line,
+            )
+    probe = probes[0]
+    want = loss_and_grads(ctx.spec, probe.params, probe.x, probe.y or 0.0)[0]
+    return Diagnosis(
+        "loss_formula",
+        _("Your loss is not the squared error of one sample: loss({x:g}, {y:g}) returned {got}, while "
+          "(y_pred - y) ** 2 is {want}.").format(x=probe.x, y=probe.y or 0.0, got=fmt(probe.value), want=fmt(want)),
+        {"observed": probe.value, "expected": want},
+    )
+
+
+def _prediction(spec: Spec, probe: Probe) -> float:
+    return model_and_grads(spec, probe.params, probe.x)[0]
+
+
+def _batch_loss(ctx: Context) -> str | None:
+    steps = ctx.trace.steps
+    if not steps or steps[0].loss is None or ctx.trace.backward_count != ctx.spec.epochs:
+        return None
+    mean = _batch_mean_loss(ctx, steps[0])
+    if mean is None:
+        return None
+    if LOCAL.close(steps[0].loss, mean):
+        return _("the mean of the squared errors")
+    if LOCAL.close(steps[0].loss, mean * ctx.spec.samples):
+        return _("the sum of the squared errors")
+    return None
+
+
+def model_terms(ctx: Context) -> Diagnosis | None:
+    if ctx.passed("forward"):
+        return None
+    probes = [p for p in ctx.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
+    if not probes:
+        return None
+    names = ctx.spec.param_names
+    expected = [model_and_grads(ctx.spec, p.params, p.x)[1] for p in probes]
+    findings, evidence = [], {}
+    for name in names:
+        observed = [p.grads.get(name) for p in probes]
+        if all(LOCAL.close(o, e[name]) for o, e in zip(observed, expected)):
+            continue
+        if all(o is None or o == 0.0 for o in observed):
+            findings.append(_("{name} does not take part in your model (its gradient is 0 or empty).").format(name=name))
+            evidence[name] = "missing"
+            continue
+        twin = next((q for q in names if q != name
+                     and all(LOCAL.close(o, e[q]) for o, e in zip(observed, expected))), None)
+        if twin:
+            findings.append(_("{name}'s gradient is what {twin}'s should be: the terms of {name} and {twin} look "
+                              "swapped.").format(name=name, twin=twin))
+            evidence[name] = f"gradient of {twin}"
+            continue
+        ratios = [o / e[name] for o, e in zip(observed, expected) if o is not None and e[name] != 0]
+        if ratios and max(ratios) - min(ratios) <= 1e-3 * max(1.0, abs(ratios[0])):
+            findings.append(_("{name}'s gradient is {ratio:.4g} times the expected one.").format(name=name, ratio=ratios[0]))
+            evidence[name] = f"x{ratios[0]:.4g}"
+        else:
+            p, e = probes[0], expected[0]
+            findings.append(_("{name}'s gradient at x={x:g} is {got}, expected {want}.").format(
+                name=name, x=p.x, got=fmt(p.grads.get(name)), want=fmt(e[name])))
+            evidence[name] = "different"
+    if not findings:
+        return None
+    file, line, text = locate(ctx.submission, r"^\s*return\b")
+    return Diagnosis(
+        "model_terms",
+        _("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text, where=_at(file, line, text))
+        + " " + " ".join(findings),
+        evidence, file, line,
+    )
+
+
+def unexplained(ctx: Context, found: list[Diagnosis]) -> Diagnosis | None:
+    if found:
+        return None
+    failed = [c for c in ctx.checks.values() if c.status == FAIL and c.id not in ("plot", "runs")]
+    if not failed:
+        return None
+    training = ctx.checks.get("training")
+    where = training.message if training is not None and training.step is not None else failed[0].message
+    return Diagnosis(
+        "unexplained",
+        _("No usual mistake matches what was observed. Where it first departs from the reference: {where}").format(
+            where=where),
+        {"checks": [c.id for c in failed]},
+    )
+
+
+def diagnose(
+    spec: Spec, reference: Reference, trace: Trace, checks: Sequence[CheckResult], submission: Submission
+) -> tuple[Diagnosis, ...]:
+    ctx = Context(spec, reference, trace, {c.id: c for c in checks}, submission)
+    if all(c.status == PASS for c in checks if c.max_points > 0):
+        return ()
+    found: list[Diagnosis] = []
+    for detector in (initial_values, data, batch_updates, loss_formula, model_terms, param_replaced,
+                     grad_not_reset, param_not_updated):
+        result = detector(ctx)
+        if result is not None:
+            found.append(result)
+    found += learning_rate_and_sign(ctx)
+    for detector in (epochs,):
+        result = detector(ctx)
+        if result is not None:
+            found.append(result)
+    found = _drop_implied(found)
+    extra = unexplained(ctx, found)
+    return tuple(found + ([extra] if extra else []))
+
+
+def _drop_implied(found: list[Diagnosis]) -> list[Diagnosis]:
+    """A frozen parameter is not also 'a learning rate' nor 'a sign'; a batch run is not also 'data'."""
+    ids = {d.id for d in found}
+    out = []
+    for d in found:
+        if d.id == "data" and "batch_updates" in ids:
+            continue
+        out.append(d)
+    return out
