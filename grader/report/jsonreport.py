@@ -56,5 +56,16 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def strict(value: Any) -> Any:
+    """The value with every non-finite float, at any depth, written as "nan", "inf" or "-inf"."""
+    if isinstance(value, float):
+        return encode_number(value)
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
 def render(report: Report) -> str:
-    return json.dumps(to_dict(report), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    return json.dumps(strict(to_dict(report)), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
