@@ -117,10 +117,11 @@ class Observer:
             return float(value)
         return None
 
-    def note(self, text: str) -> None:
-        if text not in self.noted:
-            self.noted.add(text)
-            self.channel.send("note", text=text)
+    def note(self, template: str, **args) -> None:
+        key = template + repr(sorted(args.items()))
+        if key not in self.noted:
+            self.noted.add(key)
+            self.channel.send("note", text=text(template, **args))
 
     # -- finding the parameters ----------------------------------------------------------------------
 
@@ -153,10 +154,10 @@ class Observer:
             leaves = [t for t in self.graph_leaves(loss) if id(t) not in known]
             if len(missing) == 1 and len(leaves) == 1:
                 found[missing[0]] = leaves[0]
-                self.note(f"The parameter {missing[0]} was found under another name.")
+                self.note(N_("The parameter {name} was found under another name."), name=missing[0])
             elif found:
                 for name in missing:
-                    self.note(f"No tensor named {name} was found when backward() was called.")
+                    self.note(N_("No tensor named {name} was found when backward() was called."), name=name)
         return found
 
     def graph(self, loss) -> tuple[list, list]:
@@ -254,7 +255,7 @@ class Observer:
                     "number": int(manager.num), "lines": lines, "png": png}
                 self.cell_pngs[int(manager.num)] = png
             except Exception as exc:  # a figure the student broke: say so, keep going
-                self.note(f"a figure could not be read: {type(exc).__name__}")
+                self.note(N_("A figure could not be read: {error}."), error=type(exc).__name__)
 
     def install_plot_hooks(self) -> None:
         import matplotlib
@@ -320,7 +321,7 @@ class Observer:
                 if outcome["status"] != "finished" or outcome.get("stop"):
                     break
         except _TimeLimit:  # between cells
-            outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s"}
+            outcome = {"status": "timeout", "limit": limit}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         self.recording = False
@@ -364,14 +365,14 @@ class Observer:
             except _TimeLimit as exc:
                 text, line, where = self.student_traceback(exc)
                 text = "".join(text.splitlines(True)[:-1]) + f"(stopped here: the time limit of {limit:g} s ran out)\n"
-                outcome = {"status": "timeout", "message": f"the time limit is {limit:g} s", "line": line,
+                outcome = {"status": "timeout", "limit": limit, "line": line,
                            "file": where, "traceback": text}
             except SystemExit as exc:
                 _, line, where = self.student_traceback(exc)
                 if exc.code is None or exc.code == 0:
-                    outcome = {"status": "finished", "message": "the program called sys.exit(0)", "stop": True}
+                    outcome = {"status": "finished", "stop": True}
                 else:
-                    outcome = {"status": "exit", "message": f"the program called sys.exit({exc.code!r})",
+                    outcome = {"status": "exit", "exit_code": repr(exc.code)[:100],
                                "line": line, "file": where}
             except BaseException as exc:  # noqa: BLE001 - student code may raise anything
                 text, line, where = self.student_traceback(exc)
@@ -413,9 +414,9 @@ class Observer:
         try:
             return call(), None
         except _TimeLimit:
-            return None, f"did not return within {PROBE_SECONDS:g} s"
+            return None, text(N_("it did not return within {seconds:g} s"), seconds=PROBE_SECONDS)
         except BaseException as exc:  # noqa: BLE001
-            return None, f"{type(exc).__name__}: {_one_line(exc)}"
+            return None, text("{error}", error=f"{type(exc).__name__}: {_one_line(exc)}")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -445,17 +446,18 @@ class Observer:
         prediction, error = None, None
         if self.ignored:
             names = ", ".join(self.names)
-            self.note(f"{self.ignored} backward passes that involved none of {names} were not counted "
-                      "(the parameters must keep the assignment's names).")
+            self.note(N_("{count} backward passes that involved none of {names} were not counted (the parameters "
+                         "must keep the assignment's names)."), count=self.ignored, names=names)
         forward = self.student_function("forward")
         if callable(forward):
             result, error = self.guarded(lambda: forward(float(self.config["spec"]["probe_x"])))
             if error is None:
                 prediction = self.scalar(result)
                 if prediction is None:
-                    error = f"forward({self.config['spec']['probe_x']:g}) returned {type(result).__name__}, not a number"
+                    error = text(N_("forward({x:g}) returned {type}, not a number"),
+                                 x=self.config["spec"]["probe_x"], type=type(result).__name__)
         else:
-            error = "there is no function named forward"
+            error = text(N_("there is no function named {name}"), name="forward")
         self.channel.send(
             "final",
             params={name: self.scalar(t) for name, t in params.items()},
@@ -499,7 +501,7 @@ class Observer:
             if error is None:
                 value = self.scalar(result)
                 if value is None:
-                    error = f"{kind} returned {type(result).__name__}, not a number"
+                    error = text(N_("{kind} returned {type}, not a number"), kind=kind, type=type(result).__name__)
                 elif isinstance(result, self.Tensor) and result.requires_grad:
                     _, error = self.guarded(lambda: self.real_backward(result.sum()))
                     grads = {
@@ -541,6 +543,16 @@ class Observer:
 
 
 _MISSING = object()
+
+
+def N_(message: str) -> str:
+    """Marks an English template for the catalog; the parent translates it (grader/i18n.py)."""
+    return message
+
+
+def text(template: str, **args) -> dict:
+    """A sentence for the student, sent as a template and its arguments so the parent can translate it."""
+    return {"template": template, "args": args}
 
 
 class _Tee(io.TextIOBase):

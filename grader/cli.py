@@ -13,9 +13,10 @@ from pathlib import Path
 from grader import __version__
 from grader.errors import GraderError, UsageError
 from grader.grade import grade, report_names
+from grader.i18n import LANGUAGES, _, default_language, set_language
 from grader.load import expand, load
 from grader.notebook import script_to_notebook
-from grader.report import DEFAULT_FORMATS, atomic_write, write_reports
+from grader.report import DEFAULT_FORMATS, WRITERS, atomic_write, write_reports
 from grader.run import SubprocessRunner
 from grader.spec import all_specs, get_spec
 
@@ -29,10 +30,21 @@ def _positive(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(_("{text!r} is not a number").format(text=text)) from None
     if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+        raise argparse.ArgumentTypeError(_("must be more than 0"))
     return value
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in WRITERS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            _("unknown format {formats}; choose from {known}").format(
+                formats=", ".join(unknown) or "(none)", known=", ".join(WRITERS))
+        )
+    return chosen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", metavar="SECONDS", type=_positive,
                        help="time limit of the student's program (default: the assignment's, usually 10)")
     check.add_argument("--seed", type=int, help="seed the hidden probes (default: fresh random points)")
+    check.add_argument("--lang", choices=LANGUAGES, help="language of the reports and messages "
+                       "(default: from the locale, else English)")
+    check.add_argument("--format", metavar="LIST", default=",".join(DEFAULT_FORMATS), type=_formats,
+                       help=f"report formats, comma-separated, from {', '.join(WRITERS)} "
+                            f"(default: {','.join(DEFAULT_FORMATS)})")
 
     notebooks = commands.add_parser(
         "notebooks", help="make the .ipynb twin of each script written in the percent (# %%) format"
@@ -71,8 +88,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     for submission, name in zip(submissions, names):
         spec = get_spec(submission.assignment)
         report = grade(submission, spec, runner, time_limit=args.timeout, seed=args.seed)
-        written = write_reports(report, out / name, DEFAULT_FORMATS)
-        line = f"{submission.display_name}: {report.score:g}/{report.max_score:g} ({spec.name}) -> {written['md']}"
+        written = write_reports(report, out / name, args.format)
+        shown = written.get("md") or next(iter(written.values()))
+        line = f"{submission.display_name}: {report.score:g}/{report.max_score:g} ({spec.name}) -> {shown}"
         if report.error:
             line += f"  [{report.error}]"
         print(line, flush=True)
@@ -86,11 +104,11 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
         Path("solutions").glob("*.py")
     )
     if not scripts:
-        raise UsageError("no scripts given, and no assignments/*.py or solutions/*.py here")
+        raise UsageError(_("no scripts given, and no assignments/*.py or solutions/*.py here"))
     stale = []
     for script in scripts:
         if script.suffix != ".py" or not script.is_file():
-            raise UsageError(f"{script}: not a .py file")
+            raise UsageError(_("{path}: not a .py file").format(path=script))
         text = script_to_notebook(script.read_text(encoding="utf-8"), script.stem)
         target = script.with_suffix(".ipynb")
         current = target.read_text(encoding="utf-8") if target.is_file() else None
@@ -102,7 +120,7 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
             print(f"wrote {target}")
     if args.check and stale:
         for target in stale:
-            print(f"{target} is out of date: run `grader notebooks`", file=sys.stderr)
+            print(_("{path} is out of date: run `grader notebooks`").format(path=target), file=sys.stderr)
         return 1
     return 0
 
@@ -113,7 +131,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _language_from(argv: list[str]) -> str:
+    """--lang is read before parsing, so that argument errors are already in the chosen language."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGUAGES:
+            return argv[i + 1]
+        if arg.startswith("--lang=") and arg[7:] in LANGUAGES:
+            return arg[7:]
+    return default_language()
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_language(_language_from(argv))
     try:
         args = build_parser().parse_args(argv)
         if args.command == "check":
@@ -122,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_notebooks(args)
         return cmd_list(args)
     except GraderError as exc:
-        print(f"grader: error: {exc.format_message()}", file=sys.stderr)
+        print(_("grader: error: {message}").format(message=exc.format_message()), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
+        print(_("grader: interrupted"), file=sys.stderr)
         return 130
 
 

@@ -235,6 +235,10 @@ def grad_not_reset(ctx: Context) -> Diagnosis | None:
              "to .grad, it does not overwrite it.").format(name=name)
     if file and per_epoch:
         hint += _(" Your reset{where} runs too rarely.").format(where=_at(file, line, text))
+    elif not file and steps[0].line:
+        file, line = steps[0].file, steps[0].line
+        hint += _(" Put the reset in the loop over the samples, after the update that follows backward(){where}.").format(
+            where=_at(file, line))
     return Diagnosis(
         "grad_not_reset", " ".join(parts) + " " + hint,
         {"never_reset": never, "reset_per_epoch": per_epoch}, file, line,

@@ -70,7 +70,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         error = why_stopped(trace)
     return Report(
         assignment=spec.name,
-        title=spec.title,
+        title=spec.title_in(),
         submission=submission.display_name,
         score=sum(c.points for c in checks),
         max_score=spec.max_score,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from grader.errors import UsageError
+from grader.i18n import _
 from grader.notebook import CodeCell, NotebookProblem, NotebookSource, read_notebook
 from grader.spec import Spec
 
@@ -52,7 +53,7 @@ def decode_source(data: bytes, path: Path) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         return text.replace("\r\n", "\n").replace("\r", "\n"), ("utf-8" if encoding == "utf-8-sig" else encoding)
-    raise SourceProblem("the file is neither UTF-8 nor GB18030 text, so it cannot be read as Python")
+    raise SourceProblem(_("the file is neither UTF-8 nor GB18030 text, so it cannot be read as Python"))
 
 
 def assigned_names(source: str) -> set[str]:
@@ -84,8 +85,11 @@ def detect_assignment(path: Path, source: str, specs: Sequence[Spec]) -> Spec:
     if len(by_code) == 1:
         return by_code[0]
     listing = ", ".join(s.name for s in specs)
-    why = "could be several assignments" if by_code or len(by_hint) > 1 else "matches no assignment"
-    raise UsageError(f"{path}: {why}; name one with --assignment ({listing})")
+    if by_code or len(by_hint) > 1:
+        why = _("{path}: could be several assignments; name one with --assignment ({listing})")
+    else:
+        why = _("{path}: matches no assignment; name one with --assignment ({listing})")
+    raise UsageError(why.format(path=path, listing=listing))
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -96,18 +100,19 @@ def expand(paths: Iterable[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
             if not found:
-                raise UsageError(f"{path}: the folder holds no .py or .ipynb file to grade")
+                raise UsageError(_("{path}: the folder holds no .py or .ipynb file to grade").format(path=path))
             files.extend(found)
         elif path.is_file():
             if path.suffix not in SOURCE_SUFFIXES:
                 raise UsageError(
-                    f"{path}: cannot grade a {path.suffix or 'file without extension'}; give a .py or .ipynb file"
+                    _("{path}: cannot grade a {kind} file; give a .py or .ipynb file").format(
+                        path=path, kind=path.suffix or _("extension-less"))
                 )
             files.append(path)
         elif path.exists():
-            raise UsageError(f"{path}: not a file or a folder")
+            raise UsageError(_("{path}: not a file or a folder").format(path=path))
         else:
-            raise UsageError(f"{path}: no such file or folder")
+            raise UsageError(_("{path}: no such file or folder").format(path=path))
     unique: dict[Path, Path] = {}
     for path in files:
         unique.setdefault(path.resolve(), path)
@@ -118,7 +123,7 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the file: {exc.strerror}") from None
+        raise UsageError(_("{path}: cannot read the file: {error}").format(path=path, error=exc.strerror)) from None
     source, encoding, problem = "", "utf-8", None
     cells, notebook, notes = None, None, []
     try:
@@ -129,7 +134,7 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
                 notes += skipped_notes(found.cells)
             else:
                 source = found.replace("\r\n", "\n")
-                notes.append("This .ipynb file holds a Python script, not a notebook: it was graded as a script.")
+                notes.append(_("This .ipynb file holds a Python script, not a notebook: it was graded as a script."))
         else:
             source, encoding = decode_source(data, path)
     except NotebookProblem as exc:
@@ -138,8 +143,8 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         spec = assignment or detect_assignment(path, source, specs)
     except UsageError as exc:
         if problem:
-            raise UsageError(f"{path}: {problem}; and without code the assignment is unknown: "
-                             f"name it with --assignment") from None
+            raise UsageError(_("{path}: {problem}; and without code the assignment is unknown: name it with "
+                               "--assignment").format(path=path, problem=problem)) from None
         raise exc
     return Submission(
         path=path,
@@ -158,8 +163,8 @@ def skipped_notes(cells: Sequence[CodeCell]) -> list[str]:
     notes = []
     for cell in cells:
         if not cell.run:
-            notes.append(f"Cell {cell.number} was not run: `{cell.skipped[0]}` is not Python.")
+            notes.append(_("Cell {n} was not run: `{line}` is not Python.").format(n=cell.number, line=cell.skipped[0]))
         else:
-            notes += [f"Cell {cell.number}: `{line}` was not run (IPython syntax; shell commands never run "
-                      "under the grader)." for line in cell.skipped]
+            notes += [_("Cell {n}: `{line}` was not run (IPython syntax; shell commands never run under the "
+                        "grader).").format(n=cell.number, line=line) for line in cell.skipped]
     return notes

@@ -24,6 +24,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from grader.i18n import _
+
 NB_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -131,8 +133,8 @@ def read_notebook(data: bytes) -> NotebookSource | str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise NotebookProblem(
-            f"the file is not UTF-8 text (byte {exc.start}), so it is not a notebook Jupyter saved; "
-            "open it in Jupyter and save it again"
+            _("the file is not UTF-8 text (byte {at}), so it is not a notebook Jupyter saved; open it in Jupyter "
+              "and save it again").format(at=exc.start)
         ) from None
     try:
         raw = json.loads(text)
@@ -140,11 +142,11 @@ def read_notebook(data: bytes) -> NotebookSource | str:
         if _is_python(text):
             return text
         raise NotebookProblem(
-            f"the file is not a notebook: it is not valid JSON (line {getattr(exc, 'lineno', '?')}: "
-            f"{getattr(exc, 'msg', exc)}). Was it saved from Jupyter?"
+            _("the file is not a notebook: it is not valid JSON (line {line}: {error}). Was it saved from "
+              "Jupyter?").format(line=getattr(exc, "lineno", "?"), error=getattr(exc, "msg", exc))
         ) from None
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw) or "nbformat" not in raw:
-        raise NotebookProblem("the file is JSON but not a Jupyter notebook (it has no 'cells' and no 'nbformat')")
+        raise NotebookProblem(_("the file is JSON but not a Jupyter notebook (it has no 'cells' and no 'nbformat')"))
     import nbformat
 
     try:
@@ -152,7 +154,9 @@ def read_notebook(data: bytes) -> NotebookSource | str:
             warnings.simplefilter("ignore")
             nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for broken files
-        raise NotebookProblem(f"the notebook cannot be read: {type(exc).__name__}: {exc}") from None
+        raise NotebookProblem(
+            _("the notebook cannot be read: {error}").format(error=f"{type(exc).__name__}: {exc}")
+        ) from None
     cells = []
     number = 0
     for index, cell in enumerate(nb.cells):
@@ -165,7 +169,7 @@ def read_notebook(data: bytes) -> NotebookSource | str:
         code, skipped, run = transform_cell(str(source).replace("\r\n", "\n"))
         cells.append(CodeCell(index=index, number=number, source=code, skipped=skipped, run=run))
     if not cells:
-        raise NotebookProblem("the notebook has no code cells: there is nothing to run")
+        raise NotebookProblem(_("the notebook has no code cells: there is nothing to run"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return NotebookSource(notebook=nbformat.writes(nb), cells=tuple(cells))

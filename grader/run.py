@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import trace as tr
+from grader.i18n import _
 from grader.load import Submission
 from grader.spec import Spec
 
@@ -139,7 +140,7 @@ class SubprocessRunner:
         if outcome is None and not any(e["event"] == "done" for e in events):
             how = _death(process.returncode)
             if any(e["event"] == "outcome" for e in events):
-                notes.append(f"after the program ended, {how} while the grader was probing it")
+                notes.append(_("After the program ended, {how} while the grader was probing it.").format(how=how))
             else:
                 outcome = tr.Outcome(tr.CRASHED, how)
         return tr.build_trace(
@@ -170,8 +171,9 @@ class SubprocessRunner:
                 if remaining <= 0:
                     outcome = tr.Outcome(
                         tr.TIMEOUT,
-                        f"the program did not finish within {hard_limit:g} s and was stopped"
-                        if ready else f"the grader could not start within {STARTUP_SECONDS:g} s",
+                        _("the program did not finish within {seconds:g} s and was stopped").format(seconds=hard_limit)
+                        if ready else
+                        _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                     )
                     break
                 for key, _ in selector.select(timeout=min(remaining, 0.5)):
@@ -210,8 +212,8 @@ def _death(returncode: int | None) -> str:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = str(-returncode)
-        return f"the process was killed by signal {name}"
-    return f"the process ended abruptly (exit status {returncode}), for example through os._exit()"
+        return _("the process was killed by signal {name}").format(name=name)
+    return _("the process ended abruptly (exit status {code}), for example through os._exit()").format(code=returncode)
 
 
 def _package_parent() -> str:

@@ -19,6 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from grader.errors import SpecError, UsageError
+from grader.i18n import _, language
 from grader.formula import Formula, FormulaError
 
 SPEC_DIR = Path(__file__).with_name("specs")
@@ -78,6 +79,10 @@ class Spec:
     filename_hints: tuple[str, ...]
     time_limit: float
     source: Path
+    titles: tuple[tuple[str, str], ...] = ()  # (language, title) besides the English one
+
+    def title_in(self, lang: str | None = None) -> str:
+        return dict(self.titles).get(lang or language(), self.title)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -201,6 +206,7 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> Spec:
         filename_hints=tuple(str(h) for h in data.get("filename_hints", [])),
         time_limit=float(data.get("time_limit", 10.0)),
         source=source,
+        titles=tuple((k[len("title_"):], str(v)) for k, v in data.items() if k.startswith("title_")),
     )
 
 
@@ -226,4 +232,5 @@ def get_spec(name: str, directory: Path = SPEC_DIR) -> Spec:
     for spec in specs:
         if spec.name == name:
             return spec
-    raise UsageError(f"unknown assignment {name!r}; the assignments are: {', '.join(s.name for s in specs)}")
+    raise UsageError(_("unknown assignment {name!r}; the assignments are: {listing}").format(
+        name=name, listing=", ".join(s.name for s in specs)))

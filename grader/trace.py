@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from grader.i18n import _, translate_template
+
 # How a run ended.
 FINISHED = "finished"  # the program ran to its end (or called sys.exit(0))
 EXCEPTION = "exception"  # it raised
@@ -100,7 +102,7 @@ class Trace:
     probes: tuple[Probe, ...] = ()
     figures: tuple[Figure, ...] = ()
     functions: frozenset[str] = frozenset()
-    outcome: Outcome = Outcome(CRASHED, "the program produced no result")
+    outcome: Outcome = Outcome(CRASHED)
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
@@ -138,6 +140,15 @@ def encode_number(value: float | None) -> float | str | None:
 
 def _text(value: Any, limit: int = 20_000) -> str | None:
     return value[:limit] if isinstance(value, str) else None
+
+
+def _sentence(value: Any, limit: int = 2000) -> str | None:
+    """A sentence the child sent as {"template", "args"}: translated here, in the parent."""
+    if isinstance(value, dict) and isinstance(value.get("template"), str):
+        args = value.get("args") if isinstance(value.get("args"), dict) else {}
+        safe = {str(k): v for k, v in args.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        return translate_template(value["template"][:limit], safe)[:limit]
+    return _text(value, limit)
 
 
 def _line(value: Any) -> int | None:
@@ -212,9 +223,16 @@ def build_trace(
         elif kind == "outcome":
             status = event.get("status")
             if status in ENDINGS:
+                message = _text(event.get("message"), 2000)
+                limit = number(event.get("limit"))
+                if status == TIMEOUT and limit is not None:
+                    message = _("the time limit is {limit:g} s").format(limit=limit)
+                elif status == EXITED:
+                    code = _text(event.get("exit_code"), 100) or "?"
+                    message = _("the program called sys.exit({code})").format(code=code)
                 child_outcome = Outcome(
                     status=status,
-                    message=_text(event.get("message"), 2000),
+                    message=message,
                     exc_type=_text(event.get("exc_type"), 200),
                     line=_line(event.get("line")),
                     traceback=_text(event.get("traceback")),
@@ -227,7 +245,7 @@ def build_trace(
             if isinstance(leaf, dict):
                 final_leaf = {n: leaf[n] for n in names if isinstance(leaf.get(n), bool)}
             prediction = number(event.get("prediction"))
-            prediction_error = _text(event.get("prediction_error"), 2000)
+            prediction_error = _sentence(event.get("prediction_error"))
             funcs = event.get("functions")
             if isinstance(funcs, list):
                 functions = frozenset(f for f in funcs if isinstance(f, str))
@@ -243,7 +261,7 @@ def build_trace(
                         y=number(event.get("y")),
                         value=number(event.get("value")),
                         grads=_numbers(event.get("grads"), names),
-                        error=_text(event.get("error"), 2000),
+                        error=_sentence(event.get("error")),
                     )
                 )
         elif kind == "figure":
@@ -280,11 +298,11 @@ def build_trace(
                     )
                 )
         elif kind == "note":
-            text = _text(event.get("text"), 500)
+            text = _sentence(event.get("text"), 500)
             if text:
                 notes.append(text)
     if outcome is None:
-        outcome = child_outcome or Outcome(CRASHED, "the program stopped without reporting how it ended")
+        outcome = child_outcome or Outcome(CRASHED, _("the program stopped without reporting how it ended"))
     return Trace(
         steps=tuple(steps),
         extra_steps=extra,

@@ -26,6 +26,7 @@ class Grading:
         self.folder = folder
         self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
         self.futures: dict[str, Future] = {}
+        self.submissions: dict[str, object] = {}
 
     def submit(self, case: Case) -> None:
         if case.name not in self.futures:
@@ -40,6 +41,7 @@ class Grading:
             path.write_text(content, encoding="utf-8")
         forced = get_spec(case.assignment) if case.assignment else None
         submission = load(path, all_specs(), forced)
+        self.submissions[case.name] = submission
         return grade(submission, get_spec(submission.assignment), SubprocessRunner(), time_limit=case.timeout)
 
     def report(self, case: Case) -> Report:

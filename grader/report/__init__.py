@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from grader.grade import Report
-from grader.report import ipynb, jsonreport, markdown
+from grader.report import html, ipynb, jsonreport, markdown
 
 WRITERS: dict[str, tuple[str, Callable[[Report], Optional[str]]]] = {
     "json": ("report.json", jsonreport.render),
     "md": ("report.md", markdown.render),
-    "ipynb": ("graded.ipynb", ipynb.render),
+    "html": ("report.html", html.render),
 }
-DEFAULT_FORMATS = ("md", "json", "ipynb")
+DEFAULT_FORMATS = ("md", "json", "html")
+# Not a format to choose: a notebook submission always gets the notebook that ran, beside its reports.
+GRADED_NOTEBOOK = ("graded.ipynb", ipynb.render)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -43,8 +45,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 def write_reports(report: Report, folder: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
     written = {}
-    for fmt in formats:
-        filename, render = WRITERS[fmt]
+    for fmt, (filename, render) in [(f, WRITERS[f]) for f in formats] + [("ipynb", GRADED_NOTEBOOK)]:
         text = render(report)
         if text is None:
             continue

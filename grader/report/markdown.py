@@ -12,6 +12,11 @@ from grader.report.jsonreport import first_epoch_rows
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 
 
+def status_label(status: str) -> str:
+    """The status word shown to people (report.json keeps the ids pass/fail/error)."""
+    return {"pass": _("pass"), "fail": _("fail"), "error": _("error")}.get(status, status)
+
+
 def inline(text: str | None) -> str:
     """Student-influenced text made safe for a Markdown table cell: no HTML, no table breaks."""
     text = "" if text is None else str(text)
@@ -50,7 +55,7 @@ def render(report: Report) -> str:
     ]
     for check in report.checks:
         out.append(
-            f"| `{check.id}` | {ICONS.get(check.status, '')} {check.status} | "
+            f"| `{check.id}` | {ICONS.get(check.status, '')} {status_label(check.status)} | "
             f"{points(check.points)} / {points(check.max_points)} | {inline(check.message)} |"
         )
     if report.diagnoses:
