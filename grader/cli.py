@@ -13,7 +13,7 @@ from pathlib import Path
 from grader import __version__
 from grader.errors import GraderError, UsageError
 from grader.grade import grade, report_names
-from grader.i18n import LANGUAGES, _, default_language, set_language
+from grader.i18n import LANGUAGES, _, default_language, language, set_language
 from grader.load import expand, load
 from grader.notebook import script_to_notebook
 from grader.report import DEFAULT_FORMATS, WRITERS, atomic_write, write_reports
@@ -143,7 +143,15 @@ def _language_from(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    previous = language()
     set_language(_language_from(argv))
+    try:
+        return _main(argv)
+    finally:
+        set_language(previous)
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "check":

@@ -19,6 +19,7 @@ import gettext
 import os
 import struct
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -29,12 +30,16 @@ LOCALE_DIR = PACKAGE / "locale"
 LANGUAGES = ("en", "zh")
 PO_HEADER = "Content-Type: text/plain; charset=UTF-8\nLanguage: zh\n"
 
-_translation: gettext.NullTranslations = gettext.NullTranslations()
-_language = "en"
+_default: tuple[str, gettext.NullTranslations] = ("en", gettext.NullTranslations())
+_local = threading.local()  # what ``using`` chose in this thread, over the process default
+
+
+def _current() -> tuple[str, gettext.NullTranslations]:
+    return getattr(_local, "current", None) or _default
 
 
 def _(message: str) -> str:
-    return _translation.gettext(message)
+    return _current()[1].gettext(message)
 
 
 def N_(message: str) -> str:
@@ -43,28 +48,32 @@ def N_(message: str) -> str:
 
 
 def language() -> str:
-    return _language
+    return _current()[0]
 
 
-def set_language(lang: str) -> None:
-    global _translation, _language
+def _load(lang: str) -> tuple[str, gettext.NullTranslations]:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; choose from {', '.join(LANGUAGES)}")
     if lang == "en":
-        _translation = gettext.NullTranslations()
-    else:
-        _translation = gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang])
-    _language = lang
+        return lang, gettext.NullTranslations()
+    return lang, gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang])
+
+
+def set_language(lang: str) -> None:
+    """The language of the whole process (threads that chose one with ``using`` keep theirs)."""
+    global _default
+    _default = _load(lang)
 
 
 @contextmanager
 def using(lang: str) -> Iterator[None]:
-    previous = _language
-    set_language(lang)
+    """This language for the current thread, inside the block."""
+    previous = getattr(_local, "current", None)
+    _local.current = _load(lang)
     try:
         yield
     finally:
-        set_language(previous)
+        _local.current = previous
 
 
 def default_language(environ: Mapping[str, str] | None = None) -> str:

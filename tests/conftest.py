@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import CASES, Case, lecture_available, lecture_required, needs_lecture  # noqa: E402
 
 from grader.grade import Report, grade  # noqa: E402
+from grader.i18n import set_language, using  # noqa: E402
 from grader.load import load  # noqa: E402
 from grader.run import SubprocessRunner  # noqa: E402
 from grader.spec import all_specs, get_spec  # noqa: E402
@@ -33,6 +34,10 @@ class Grading:
             self.futures[case.name] = self.pool.submit(self._grade, case)
 
     def _grade(self, case: Case) -> Report:
+        with using("en"):  # whatever language a test sets meanwhile in the main thread
+            return self._grade_in_english(case)
+
+    def _grade_in_english(self, case: Case) -> Report:
         path = self.folder / case.name
         content = case.source()
         if isinstance(content, bytes):
@@ -57,6 +62,14 @@ def grading(tmp_path_factory) -> Grading:
             grading.submit(case)
     yield grading
     grading.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(autouse=True)
+def english_by_default():
+    """Each test starts in English, whatever an earlier one chose."""
+    set_language("en")
+    yield
+    set_language("en")
 
 
 def require_lecture() -> None:
