@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import ast
 import base64
+import gc
+import importlib.abc
+import importlib.util
 import io
 import json
 import linecache
 import math
 import os
+import random
 import signal
 import sys
 import time
@@ -40,12 +44,23 @@ class _TimeLimit(BaseException):
 
 
 class Channel:
+    """Events to the parent, one JSON object per line.  Step events are buffered (a write per event would
+    cost more than the student's whole training) and flushed every 64 events or 50 ms; every other event
+    flushes at once."""
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.buffer: list[bytes] = []
+        self.flushed = time.monotonic()
 
-    def send(self, event: str, **fields) -> None:
+    def send(self, event: str, buffered: bool = False, **fields) -> None:
         fields["event"] = event
-        data = (json.dumps(_jsonable(fields), allow_nan=False, separators=(",", ":")) + "\n").encode()
+        self.buffer.append((json.dumps(_jsonable(fields), allow_nan=False, separators=(",", ":")) + "\n").encode())
+        if not buffered or len(self.buffer) >= 64 or time.monotonic() - self.flushed > 0.05:
+            self.flush()
+
+    def flush(self) -> None:
+        data, self.buffer, self.flushed = b"".join(self.buffer), [], time.monotonic()
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -97,22 +112,21 @@ class Observer:
         self.last_seen: dict[str, object] = {}
         self.functions_seen: dict[str, object] = {}
         self.ignored = 0  # backward passes that involved none of the assignment's parameters
+        self.touched: dict[tuple, bool] = {}
         self.noted: set[str] = set()
         self.figures: dict[tuple[int, int], dict] = {}
         self.cell_key = 0  # the notebook cell running now (0 for a script)
         self.cell_pngs: dict[int, str] = {}
         self.filenames = {self.filename}
-        self.real_close = None
 
     # -- values --------------------------------------------------------------------------------------
 
     def scalar(self, value):
         """A float from a tensor of one element or a Python number; None otherwise."""
         if isinstance(value, self.Tensor):
-            flat = value.detach().reshape(-1)
-            if flat.numel() != 1:
+            if value.numel() != 1:
                 return None
-            return float(flat[0].item())
+            return float(value.item())
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         return None
@@ -205,7 +219,10 @@ class Observer:
             loss = tensors[0]
         spaces, line = self.namespaces()
         params = self.find_params(spaces, loss if isinstance(loss, self.Tensor) else None)
-        if not params or not self.touches(loss, params):
+        site = (line, tuple(id(t) for t in params.values()))
+        if site not in self.touched:  # the same call site with the same tensors: the same answer
+            self.touched[site] = bool(params) and self.touches(loss, params)
+        if not self.touched[site]:
             # Another model's training (a notebook holding both homeworks), or parameters under other names.
             self.ignored += 1
             return self.real_backward(tensors, *args, **kwargs)
@@ -223,7 +240,7 @@ class Observer:
             grad = tensor.grad if tensor.is_leaf else None
             grads[name] = self.scalar(grad) if grad is not None else None
         if self.steps < self.max_steps:
-            self.channel.send("step", loss=loss_value, grads=grads, params=before,
+            self.channel.send("step", buffered=True, loss=loss_value, grads=grads, params=before,
                               line=line[0] if line else None, file=line[1] if line else None)
         else:
             self.extra_steps += 1
@@ -236,6 +253,8 @@ class Observer:
     # -- figures -----------------------------------------------------------------------------------------
 
     def snapshot_figures(self) -> None:
+        if "matplotlib.pyplot" not in sys.modules:  # no pyplot, no figure
+            return
         try:
             from matplotlib._pylab_helpers import Gcf
         except Exception:  # matplotlib missing or broken: nothing to record
@@ -248,33 +267,21 @@ class Observer:
                     for line in axes.get_lines():
                         ys = [self.scalar(float(v)) for v in list(line.get_ydata())[:10000]]
                         lines.append({"label": str(line.get_label())[:200], "ys": ys})
-                buffer = io.BytesIO()
-                figure.savefig(buffer, format="png", dpi=60)
-                png = base64.b64encode(buffer.getvalue()).decode("ascii")
-                self.figures[(self.cell_key, int(manager.num))] = {
-                    "number": int(manager.num), "lines": lines, "png": png}
-                self.cell_pngs[int(manager.num)] = png
+                key = (self.cell_key, int(manager.num))
+                known = self.figures.get(key)
+                if known is not None and known["lines"] == lines and known.get("axes") == len(figure.axes):
+                    continue  # shown before and unchanged: no need to draw it again
+                png = None
+                if self.config.get("figure_png"):  # only a graded notebook needs the picture itself
+                    buffer = io.BytesIO()
+                    figure.savefig(buffer, format="png", dpi=60)
+                    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+                self.figures[key] = {"number": int(manager.num), "lines": lines, "png": png,
+                                     "axes": len(figure.axes)}
+                if png:
+                    self.cell_pngs[int(manager.num)] = png
             except Exception as exc:  # a figure the student broke: say so, keep going
                 self.note(N_("A figure could not be read: {error}."), error=type(exc).__name__)
-
-    def install_plot_hooks(self) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-
-        real_close = plt.close
-        self.real_close = real_close
-
-        def show(*args, **kwargs):
-            self.snapshot_figures()
-
-        def close(*args, **kwargs):
-            self.snapshot_figures()
-            return real_close(*args, **kwargs)
-
-        plt.show = show
-        plt.close = close
 
     # -- running the student's code ---------------------------------------------------------------------
 
@@ -388,10 +395,11 @@ class Observer:
         self.snapshot_figures()
         pngs = list(self.cell_pngs.values())
         self.cell_pngs = {}
-        try:
-            self.real_close("all")
-        except Exception:  # noqa: BLE001
-            pass
+        if _REAL_CLOSE is not None:
+            try:
+                _REAL_CLOSE("all")
+            except Exception:  # noqa: BLE001
+                pass
         failed = outcome["status"] not in ("finished",)
         self.channel.send(
             "cell",
@@ -539,7 +547,7 @@ class Observer:
                     space[name] = value
         self.snapshot_figures()
         for figure in self.figures.values():
-            self.channel.send("figure", **figure)
+            self.channel.send("figure", number=figure["number"], lines=figure["lines"], png=figure["png"])
 
 
 _MISSING = object()
@@ -615,21 +623,93 @@ def _raise_time_limit(signum, frame):
     raise _TimeLimit()
 
 
-def main(argv: list[str]) -> None:
-    config_fd, events_fd = int(argv[0]), int(argv[1])
-    config = json.loads(_read_all(config_fd))
-    channel = Channel(events_fd)
+# -- matplotlib: never blocking, always observed ---------------------------------------------------------
+
+_OBSERVER: Observer | None = None  # the observer of the job this process runs
+_REAL_CLOSE = None
+
+
+def _patch_pyplot(plt) -> None:
+    """plt.show() records the figures instead of opening a window; plt.close() records them first."""
+    global _REAL_CLOSE
+    if getattr(plt, "_grader_patched", False):
+        return
+    _REAL_CLOSE = real_close = plt.close
+
+    def show(*args, **kwargs):
+        if _OBSERVER is not None:
+            _OBSERVER.snapshot_figures()
+
+    def close(*args, **kwargs):
+        if _OBSERVER is not None:
+            _OBSERVER.snapshot_figures()
+        return real_close(*args, **kwargs)
+
+    plt.show, plt.close, plt._grader_patched = show, close, True
+
+
+class _PyplotHook(importlib.abc.MetaPathFinder):
+    """Patches pyplot when the student's code imports it, so a program without plots never pays for it."""
+
+    def __init__(self) -> None:
+        self.busy = False
+
+    def find_spec(self, name, path, target=None):
+        if name != "matplotlib.pyplot" or self.busy:
+            return None
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        inner = spec.loader
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return inner.create_module(spec)
+
+            def exec_module(self, module):
+                inner.exec_module(module)
+                _patch_pyplot(module)
+
+        spec.loader = Loader()
+        return spec
+
+
+def install_plot_hooks() -> None:
     os.environ["MPLBACKEND"] = "Agg"
-    observer = Observer(config, channel)
-    observer.torch.set_num_threads(1)
-    observer.install_plot_hooks()
-    channel.send("ready")
-    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        _patch_pyplot(plt)
+    else:
+        sys.meta_path.insert(0, _PyplotHook())
+
+
+# -- entry points ----------------------------------------------------------------------------------------
+
+
+def run_job(config: dict, events_fd: int) -> None:
+    """Run one submission in this process and report on ``events_fd``; never returns."""
+    global _OBSERVER
     try:
+        channel = Channel(events_fd)
+        observer = _OBSERVER = Observer(config, channel)
+        observer.torch.set_num_threads(1)
+        install_plot_hooks()
+        os.chdir(config["workdir"])
+        channel.send("ready")
+        sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
         observer.run()
         observer.finish()
         channel.send("done")
     finally:
+        if _OBSERVER is not None:
+            try:
+                _OBSERVER.channel.flush()
+            except OSError:
+                pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -637,6 +717,110 @@ def main(argv: list[str]) -> None:
                 pass
         # Leave without waiting for threads the student started or atexit hooks it registered.
         os._exit(0)
+
+
+def zygote(sock_fd: int) -> None:
+    """The warm process of a batch: imports torch and matplotlib once, then forks one child per job.
+
+    The parent sends a job id with four file descriptors (config, stdout, stderr, events) over a Unix
+    SEQPACKET socket; the zygote forks, answers with the child's pid, and reports its exit status."""
+    import select
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    import torch
+
+    torch.set_num_threads(1)
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    _patch_pyplot(plt)
+    # Warm what students commonly touch: the first optimizer step alone imports seconds' worth of modules.
+    # (It starts no thread: forking after it is as safe as after importing torch.)
+    import torch.nn.functional  # noqa: F401
+
+    warm = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([warm], lr=0.1)
+    (warm * 2.0).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    del warm, optimizer
+    # Likewise the first figure: matplotlib builds docstrings, loads fonts and renderers on first use.
+    figure = plt.figure()
+    figure.gca().plot([0.0, 1.0], [1.0, 0.0])
+    figure.savefig(io.BytesIO(), format="png", dpi=60)
+    _REAL_CLOSE(figure)
+    # Children inherit everything imported so far; frozen, the garbage collector never walks (and so never
+    # copies) those pages in a child.
+    gc.collect()
+    gc.freeze()
+    sock.send(b'{"ready": true}')
+    children: dict[int, object] = {}
+    # A child's exit wakes the loop at once (the parent is waiting for its status).
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_write)
+    while True:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            job = children.pop(pid, None)
+            sock.send(json.dumps({"job": job, "exit": os.waitstatus_to_exitcode(status)}).encode())
+        readable, _, _ = select.select([sock, wake_read], [], [], 1.0)
+        if wake_read in readable:
+            try:
+                os.read(wake_read, 4096)
+            except BlockingIOError:
+                pass
+        if sock not in readable:
+            continue
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+        if not message:
+            break  # the parent is gone
+        job = json.loads(message)["job"]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.close(wake_read)
+                os.close(wake_write)
+                os.setsid()
+                config_fd, out_fd, err_fd, events_fd = fds
+                os.dup2(out_fd, 1)
+                os.dup2(err_fd, 2)
+                os.close(out_fd)
+                os.close(err_fd)
+                random.seed()
+                run_job(json.loads(_read_all(config_fd)), events_fd)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        children[pid] = job
+        sock.send(json.dumps({"job": job, "pid": pid}).encode())
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "zygote":
+        zygote(int(argv[1]))
+        return
+    config_fd, events_fd = int(argv[0]), int(argv[1])
+    run_job(json.loads(_read_all(config_fd)), events_fd)
 
 
 if __name__ == "__main__":

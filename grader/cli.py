@@ -7,18 +7,23 @@ Exit codes: 0 every submission got full marks; 1 a submission lost points or cou
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, batch
+from grader.bundle import make_bundle
 from grader.errors import GraderError, UsageError
-from grader.grade import grade, report_names
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
-from grader.load import expand, load
 from grader.notebook import script_to_notebook
-from grader.report import DEFAULT_FORMATS, WRITERS, atomic_write, write_reports
-from grader.run import SubprocessRunner
+from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write, gradebook
+from grader.report.github import GitHubSink
+from grader.run import ForkServerRunner, SubprocessRunner
 from grader.spec import all_specs, get_spec
+
+
+FORMATS = tuple(WRITERS) + STREAM_FORMATS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,11 +43,11 @@ def _positive(text: str) -> float:
 
 def _formats(text: str) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [f for f in chosen if f not in WRITERS]
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
             _("unknown format {formats}; choose from {known}").format(
-                formats=", ".join(unknown) or "(none)", known=", ".join(WRITERS))
+                formats=", ".join(unknown) or "(none)", known=", ".join(FORMATS))
         )
     return chosen
 
@@ -62,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--lang", choices=LANGUAGES, help="language of the reports and messages "
                        "(default: from the locale, else English)")
     check.add_argument("--format", metavar="LIST", default=",".join(DEFAULT_FORMATS), type=_formats,
-                       help=f"report formats, comma-separated, from {', '.join(WRITERS)} "
+                       help=f"report formats, comma-separated, from {', '.join(FORMATS)} "
                             f"(default: {','.join(DEFAULT_FORMATS)})")
+    check.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+                       help="submissions graded at once (default: the number of cores)")
+    check.add_argument("--resume", action="store_true",
+                       help="skip submissions whose file and kit version have not changed since their report")
+    check.add_argument("--shard", type=_shard, metavar="K/N",
+                       help="grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)")
 
     notebooks = commands.add_parser(
         "notebooks", help="make the .ipynb twin of each script written in the percent (# %%) format"
@@ -73,30 +84,154 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument("--check", action="store_true",
                            help="write nothing; exit 1 when a notebook differs from its script")
 
+    merge = commands.add_parser("merge", help="join the gradebooks and summaries of shards")
+    merge.add_argument("folders", nargs="+", metavar="DIR", help="the --out folders of the shards")
+    merge.add_argument("--out", metavar="DIR", default="grader-reports", help="where the joined files go")
+
+    bundle = commands.add_parser("gradescope-bundle", help="build a Gradescope autograder zip for an assignment")
+    bundle.add_argument("--assignment", metavar="NAME", required=True)
+    bundle.add_argument("--out", metavar="FILE", help="the zip to write (default: gradescope-NAME.zip)")
+
     commands.add_parser("list", help="list the assignments")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise argparse.ArgumentTypeError(_("expected K/N with 1 <= K <= N, for example 2/4"))
+    return int(match.group(1)), int(match.group(2))
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(_("must be a whole number, at least 1"))
+    return int(text)
+
+
+class Progress:
+    """A bar on a terminal; plain lines (one per submission) otherwise."""
+
+    def __init__(self, total: int, stream) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.bar = total > 1 and stream.isatty()
+
+    def line(self, text: str) -> None:
+        if self.bar:
+            self.stream.write("\r\033[K")
+        print(_safe(text), flush=True)
+
+    def step(self, text: str) -> None:
+        self.done += 1
+        if not self.bar:
+            print(_safe(text), flush=True)
+            return
+        width = 30
+        filled = width * self.done // self.total
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+        self.stream.flush()
+        if self.done == self.total:
+            self.stream.write("\n")
+
+
+def _safe(text: str) -> str:
+    """One line for a terminal or a CI log: no control characters from student text."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def write_gradebook(out: Path, entries) -> None:
+    atomic_write(out / "grades.csv", gradebook.grades_csv(entries))
+    atomic_write(out / "summary.md", gradebook.summary_md(entries))
+    atomic_write(out / "summary.html", gradebook.summary_html(entries))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     specs = all_specs()
     forced = get_spec(args.assignment) if args.assignment else None
-    submissions = [load(path, specs, forced) for path in expand(args.paths)]
-    names = report_names(submissions)
+    jobs = batch.plan(args.paths)
+    if args.shard:
+        jobs = batch.shard(jobs, *args.shard)
     out = Path(args.out)
-    runner = SubprocessRunner()
-    worst = 0
-    for submission, name in zip(submissions, names):
-        spec = get_spec(submission.assignment)
-        report = grade(submission, spec, runner, time_limit=args.timeout, seed=args.seed)
-        written = write_reports(report, out / name, args.format)
-        shown = written.get("md") or next(iter(written.values()))
-        line = f"{submission.display_name}: {report.score:g}/{report.max_score:g} ({spec.name}) -> {shown}"
-        if report.error:
-            line += f"  [{report.error}]"
-        print(line, flush=True)
-        if not report.full_marks:
-            worst = 1
-    return worst
+    files = tuple(f for f in args.format if f not in STREAM_FORMATS)
+    sink = GitHubSink(sys.stdout) if "github" in args.format else None
+    progress = Progress(len(jobs), sys.stderr)
+    class_view = len(jobs) > 1 or any(Path(p).is_dir() for p in args.paths) or args.shard
+    runner = SubprocessRunner() if len(jobs) == 1 else ForkServerRunner()
+    problems = []
+
+    def on_done(result: batch.Outcome) -> None:
+        if result.problem:
+            problems.append(result.problem)
+            progress.line(_("skipped: {problem}").format(problem=result.problem))
+            return
+        entry = result.entry
+        line = f"{entry.submission}: {entry.score:g}/{entry.max_score:g} ({entry.assignment}) -> {result.report_path}"
+        if result.skipped:
+            line += "  " + _("[unchanged, not graded again]")
+        elif entry.error:
+            line += f"  [{entry.error}]"
+        progress.step(line)
+
+    def on_report(report, written) -> None:
+        if sink is not None:
+            sink.add(report, report.submission)
+
+    if sink is not None:
+        sink.start()
+    try:
+        results = batch.run_batch(
+            jobs, specs, out, runner, forced=forced, formats=files, workers=args.jobs, resume=args.resume,
+            time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
+        )
+    finally:
+        if isinstance(runner, ForkServerRunner):
+            runner.close()
+        if sink is not None:
+            sink.finish()
+    entries = [r.entry for r in results if r.entry is not None]
+    if class_view and entries:
+        write_gradebook(out, entries)
+        full = sum(1 for e in entries if e.score >= e.max_score and e.status == "graded")
+        print(_("{n} graded, {full} with full marks -> {path}").format(
+            n=len(entries), full=full, path=out / "grades.csv"), file=sys.stderr)
+    if not jobs:
+        print(_("this shard holds no submission"), file=sys.stderr)
+    failed = problems or any(e.score < e.max_score or e.status != "graded" for e in entries)
+    return 1 if failed else 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    entries = []
+    for folder in args.folders:
+        path = Path(folder)
+        if not path.is_dir():
+            raise UsageError(_("{path}: no such file or folder").format(path=path))
+        found = batch.read_entries(path)
+        if not found:
+            raise UsageError(_("{path}: no graded submission found (no entry.json)").format(path=path))
+        entries += found
+    seen = {}
+    for entry in entries:
+        key = (entry.student, entry.assignment, entry.folder)
+        if key in seen:
+            raise UsageError(_("{student} ({assignment}) is graded in two of the folders").format(
+                student=entry.student, assignment=entry.assignment))
+        seen[key] = entry
+    out = Path(args.out)
+    write_gradebook(out, entries)
+    print(_("{n} graded, {full} with full marks -> {path}").format(
+        n=len(entries), full=sum(1 for e in entries if e.score >= e.max_score and e.status == "graded"),
+        path=out / "grades.csv"))
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    spec = get_spec(args.assignment)
+    target = Path(args.out or f"gradescope-{spec.name}.zip")
+    make_bundle(spec.name, target)
+    print(_("wrote {path}: upload it as the Gradescope autograder of {assignment}").format(
+        path=target, assignment=spec.name))
+    return 0
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
@@ -158,6 +293,10 @@ def _main(argv: list[str]) -> int:
             return cmd_check(args)
         if args.command == "notebooks":
             return cmd_notebooks(args)
+        if args.command == "merge":
+            return cmd_merge(args)
+        if args.command == "gradescope-bundle":
+            return cmd_bundle(args)
         return cmd_list(args)
     except GraderError as exc:
         print(_("grader: error: {message}").format(message=exc.format_message()), file=sys.stderr)

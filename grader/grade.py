@@ -52,7 +52,7 @@ def draw_probes(spec: Spec, rng: random.Random) -> Probes:
     ps = spec.probes
     points = []
     for kind in ("forward", "loss"):
-        for _ in range(ps.count):
+        for _count in range(ps.count):
             params = {name: _grid_value(rng, *ps.parameter_range, ps.grid) for name in spec.param_names}
             point = {"kind": kind, "params": params, "x": _grid_value(rng, *ps.x_range, ps.grid, avoid_zero=True)}
             if kind == "loss":

@@ -34,7 +34,8 @@ def test_lost_points_exit_1_and_every_submission_is_reported(tmp_path, capsys) -
     assert code == 1
     assert len(lines) == 2 and ": 0/10 (backprop_linear)" in lines[0] and ": 10/10 (backprop_linear)" in lines[1]
     assert "TODO 1" in lines[0]  # the run's error, in plain words
-    assert sorted(p.name for p in out.iterdir()) == ["backprop_linear", "backprop_linear-2"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "backprop_linear", "backprop_linear-2", "grades.csv", "summary.html", "summary.md"]
 
 
 @pytest.mark.parametrize(

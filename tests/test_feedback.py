@@ -170,7 +170,7 @@ def test_format_and_lang_options(tmp_path, capsys) -> None:
     path.write_text(case.source(), encoding="utf-8")
     out = tmp_path / "out"
     assert main(["check", str(path), "--out", str(out), "--format", "html", "--lang", "zh"]) == 1
-    assert sorted(p.name for p in (out / "linear_grad_not_reset").iterdir()) == ["report.html"]
+    assert sorted(p.name for p in (out / "linear_grad_not_reset").iterdir()) == ["entry.json", "report.html"]
     assert "梯度从未清零" in (out / "linear_grad_not_reset" / "report.html").read_text(encoding="utf-8")
     assert main(["check", str(path), "--format", "md,pdf"]) == 2
     assert "unknown format pdf" in capsys.readouterr().err

@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from grader.grade import Report
-from grader.report import html, ipynb, jsonreport, markdown
+from grader.report import gradescope, html, ipynb, jsonreport, junit, markdown
 
 WRITERS: dict[str, tuple[str, Callable[[Report], Optional[str]]]] = {
     "json": ("report.json", jsonreport.render),
     "md": ("report.md", markdown.render),
     "html": ("report.html", html.render),
+    "junit": ("junit.xml", junit.render),
+    "gradescope": ("results.json", gradescope.render),
 }
+# Formats that are not files: `github` prints annotations and appends to $GITHUB_STEP_SUMMARY (cli.py).
+STREAM_FORMATS = ("github",)
 DEFAULT_FORMATS = ("md", "json", "html")
 # Not a format to choose: a notebook submission always gets the notebook that ran, beside its reports.
 GRADED_NOTEBOOK = ("graded.ipynb", ipynb.render)

@@ -118,16 +118,23 @@ def render(report: Report) -> str:
     parts.append("</table></div>")
     parts.append(f"<h2>{e(_('Loss per epoch'))}</h2>")
     parts.append(f'<img alt="{e(_("Mean loss per epoch, yours and the reference"))}" src="{loss_chart(report)}">')
-    pngs = [f.png for f in report.trace.figures if f.png]
-    if pngs:
+    if report.trace.figures:
         parts.append(f"<h2>{e(_('Your figure'))}</h2>")
-        for png in pngs[:4]:
+    for figure in report.trace.figures[:4]:
+        data = b""
+        if figure.png:
             try:
-                data = base64.b64decode(png, validate=True)
+                data = base64.b64decode(figure.png, validate=True)
             except ValueError:
-                continue
-            if data.startswith(b"\x89PNG"):
-                parts.append(f'<img alt="{e(_("Figure drawn by your program"))}" src="{_data_uri("image/png", data)}">')
+                data = b""
+        if data.startswith(b"\x89PNG"):
+            parts.append(f'<img alt="{e(_("Figure drawn by your program"))}" src="{_data_uri("image/png", data)}">')
+        elif figure.lines:  # a script's figure: its lines, redrawn from the values it plotted
+            svg = line_chart([(line.label if line.label and not line.label.startswith("_") else f"#{i + 1}", list(line.ys))
+                              for i, line in enumerate(figure.lines[:4])],
+                             title=_("The lines your program plotted (redrawn)"), log=False)
+            parts.append(f'<img alt="{e(_("Figure drawn by your program"))}" '
+                         f'src="{_data_uri("image/svg+xml", svg.encode("utf-8"))}">')
     trace = report.trace
     if trace.outcome.traceback:
         parts.append(f"<h2>{e(_('Where your program stopped'))}</h2><pre>{e(trace.outcome.traceback)}</pre>")

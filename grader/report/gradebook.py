@@ -1,0 +1,136 @@
+"""The class view of a batch: grades.csv, summary.md and summary.html, built from entries alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from html import escape
+from typing import Sequence
+
+from grader.i18n import _
+
+STATUSES = ("graded", "timeout", "error")
+
+
+def _assignments(entries) -> list[str]:
+    return sorted({e.assignment for e in entries})
+
+
+def _check_ids(entries, assignment: str) -> list[str]:
+    ids: dict[str, None] = {}
+    for e in entries:
+        if e.assignment == assignment:
+            ids.update(dict.fromkeys(e.points))
+    return list(ids)
+
+
+def grades_csv(entries: Sequence) -> str:
+    """One row per student (sorted), the student id first; per assignment its score, max score, status
+    and the points of each check.  A student without a submission for an assignment is 'missing'."""
+    assignments = _assignments(entries)
+    checks = {a: _check_ids(entries, a) for a in assignments}
+    header = ["student"]
+    for a in assignments:
+        header += [f"{a}:score", f"{a}:max_score", f"{a}:status"] + [f"{a}:{c}" for c in checks[a]]
+    rows: dict[str, dict[str, object]] = {}
+    for e in sorted(entries, key=lambda e: (e.student, e.assignment, e.folder)):
+        row = rows.setdefault(e.student, {"student": e.student})
+        if f"{e.assignment}:score" in row:  # a second file for the same assignment: keep the better one
+            if row[f"{e.assignment}:score"] >= e.score:
+                continue
+        row.update({f"{e.assignment}:score": e.score, f"{e.assignment}:max_score": e.max_score,
+                    f"{e.assignment}:status": e.status})
+        row.update({f"{e.assignment}:{c}": p for c, p in e.points.items()})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for student in sorted(rows):
+        row = rows[student]
+        for a in assignments:
+            row.setdefault(f"{a}:status", "missing")
+        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _stats(entries, assignment: str) -> dict:
+    mine = [e for e in entries if e.assignment == assignment]
+    max_score = max((e.max_score for e in mine), default=0)
+    histogram = Counter(int(e.score) for e in mine)
+    checks = _check_ids(entries, assignment)
+    pass_rate = {c: sum(1 for e in mine if e.statuses.get(c) == "pass") / len(mine) for c in checks} if mine else {}
+    diagnoses = Counter(d for e in mine for d in e.diagnoses).most_common()
+    failed = [e for e in mine if e.status != "graded"]
+    slowest = sorted(mine, key=lambda e: e.seconds, reverse=True)[:5]
+    return {
+        "count": len(mine),
+        "max_score": max_score,
+        "mean": statistics.fmean(e.score for e in mine) if mine else 0.0,
+        "full": sum(1 for e in mine if e.score >= e.max_score and e.status == "graded"),
+        "histogram": [(score, histogram.get(score, 0)) for score in range(int(max_score) + 1)],
+        "pass_rate": pass_rate,
+        "diagnoses": diagnoses,
+        "failed": failed,
+        "slowest": slowest,
+    }
+
+
+def summary_md(entries: Sequence) -> str:
+    out = ["# " + _("Class summary"), ""]
+    for a in _assignments(entries):
+        s = _stats(entries, a)
+        out += [f"## `{a}`", "",
+                _("{n} submissions, mean score {mean:.2f} / {max:g}, {full} with full marks.").format(
+                    n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"]), "",
+                "### " + _("Scores"), "", "| " + _("Score") + " | " + _("Students") + " | |", "|---|---|---|"]
+        top = max((n for _, n in s["histogram"]), default=1) or 1
+        for score, n in s["histogram"]:
+            out.append(f"| {score} | {n} | {'█' * round(20 * n / top)} |")
+        out += ["", "### " + _("Pass rate per check"), "", "| " + _("Check") + " | " + _("Pass rate") + " |", "|---|---|"]
+        out += [f"| `{c}` | {rate:.0%} |" for c, rate in s["pass_rate"].items()]
+        out += ["", "### " + _("Most common diagnoses"), ""]
+        out += [f"- `{d}`: {n}" for d, n in s["diagnoses"]] or ["- " + _("none")]
+        out += ["", "### " + _("Did not run to the end"), ""]
+        out += [f"- {_md(e.student)} ({e.status}): {_md(e.error or '')}" for e in s["failed"]] or ["- " + _("none")]
+        out += ["", "### " + _("Slowest"), ""]
+        out += [f"- {_md(e.student)}: {e.seconds:.2f} s" for e in s["slowest"]]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|") \
+        .replace("\n", " ").replace("`", "'")
+
+
+def summary_html(entries: Sequence) -> str:
+    e = escape
+    parts = ["<!DOCTYPE html>", '<html lang="{}"><head><meta charset="utf-8">'.format(e(_("en"))),
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{e(_('Class summary'))}</title><style>"
+             "body{font-family:system-ui,sans-serif;margin:0;padding:12px;background:#f8f9fa;color:#212529}"
+             "main{max-width:880px;margin:auto}table{border-collapse:collapse;background:#fff;width:100%}"
+             "th,td{border:1px solid #dee2e6;padding:4px 8px;text-align:left}"
+             ".bar{background:#4dabf7;height:12px;display:inline-block}</style></head><body><main>",
+             f"<h1>{e(_('Class summary'))}</h1>"]
+    for a in _assignments(entries):
+        s = _stats(entries, a)
+        parts.append(f"<h2><code>{e(a)}</code></h2><p>" + e(
+            _("{n} submissions, mean score {mean:.2f} / {max:g}, {full} with full marks.").format(
+                n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"])) + "</p>")
+        top = max((n for _, n in s["histogram"]), default=1) or 1
+        parts.append(f"<h3>{e(_('Scores'))}</h3><table><tr><th>{e(_('Score'))}</th><th>{e(_('Students'))}</th><th></th></tr>")
+        for score, n in s["histogram"]:
+            parts.append(f'<tr><td>{score}</td><td>{n}</td><td><span class="bar" style="width:{round(200 * n / top)}px"></span></td></tr>')
+        parts.append(f"</table><h3>{e(_('Pass rate per check'))}</h3><table>")
+        parts += [f"<tr><td><code>{e(c)}</code></td><td>{rate:.0%}</td></tr>" for c, rate in s["pass_rate"].items()]
+        parts.append(f"</table><h3>{e(_('Most common diagnoses'))}</h3><ul>")
+        parts += [f"<li><code>{e(d)}</code>: {n}</li>" for d, n in s["diagnoses"]] or [f"<li>{e(_('none'))}</li>"]
+        parts.append(f"</ul><h3>{e(_('Did not run to the end'))}</h3><ul>")
+        parts += [f"<li>{e(x.student)} ({e(x.status)}): {e(x.error or '')}</li>" for x in s["failed"]] or [f"<li>{e(_('none'))}</li>"]
+        parts.append(f"</ul><h3>{e(_('Slowest'))}</h3><ul>")
+        parts += [f"<li>{e(x.student)}: {x.seconds:.2f} s</li>" for x in s["slowest"]]
+        parts.append("</ul>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
