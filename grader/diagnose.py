@@ -454,8 +454,8 @@ def model_terms(ctx: Context) -> Diagnosis | None:
 
 
 def unexplained(ctx: Context, found: list[Diagnosis]) -> Diagnosis | None:
-    if found:
-        return None
+    if found or (ctx.trace.outcome.status != FINISHED and not ctx.trace.steps):
+        return None  # explained already, or by the error that stopped the program before training
     failed = [c for c in ctx.checks.values() if c.status == FAIL and c.id not in ("plot", "runs")]
     if not failed:
         return None

@@ -55,14 +55,14 @@ def grades_csv(entries: Sequence) -> str:
 
 
 def _stats(entries, assignment: str) -> dict:
-    mine = [e for e in entries if e.assignment == assignment]
+    mine = sorted((e for e in entries if e.assignment == assignment), key=lambda e: (e.student, e.folder))
     max_score = max((e.max_score for e in mine), default=0)
     histogram = Counter(int(e.score) for e in mine)
     checks = _check_ids(entries, assignment)
     pass_rate = {c: sum(1 for e in mine if e.statuses.get(c) == "pass") / len(mine) for c in checks} if mine else {}
     diagnoses = Counter(d for e in mine for d in e.diagnoses).most_common()
     failed = [e for e in mine if e.status != "graded"]
-    slowest = sorted(mine, key=lambda e: e.seconds, reverse=True)[:5]
+    slowest = sorted(mine, key=lambda e: (-e.seconds, e.student))[:5]
     return {
         "count": len(mine),
         "max_score": max_score,
