@@ -30,14 +30,14 @@ GRADED_NOTEBOOK = ("graded.ipynb", ipynb.render)
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new one, never a half-written file."""
+    """Write a file so that readers see the old content or the new one, never a half-written file: a
+    temporary file renamed over the target.  A crash or Ctrl-C leaves the old file or the new one.  (No
+    fsync: surviving a power cut is not worth its cost per report, and ``--resume`` rewrites what is lost.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
