@@ -519,11 +519,7 @@ class Observer:
                     grads = {name: None for name in self.names}
             self.channel.send("probe", **event, value=value, grads=grads, error=error)
         finally:
-            for name, previous in restore_globals.items():
-                if previous is _MISSING:
-                    space.pop(name, None)
-                else:
-                    space[name] = previous
+            _restore(space, restore_globals)
             for name, (tensor, data, grad) in restore_data.items():
                 with self.no_grad():
                     tensor.copy_(data)
@@ -540,17 +536,22 @@ class Observer:
             for point in self.config["probes"]:
                 self.probe(point["kind"], point)
         finally:
-            for name, value in saved.items():
-                if value is _MISSING:
-                    space.pop(name, None)
-                else:
-                    space[name] = value
+            _restore(space, saved)
         self.snapshot_figures()
         for figure in self.figures.values():
             self.channel.send("figure", number=figure["number"], lines=figure["lines"], png=figure["png"])
 
 
 _MISSING = object()
+
+
+def _restore(space: dict, saved: dict) -> None:
+    """Put names back as they were (``_MISSING``: the name was not there)."""
+    for name, value in saved.items():
+        if value is _MISSING:
+            space.pop(name, None)
+        else:
+            space[name] = value
 
 
 def N_(message: str) -> str:
