@@ -36,6 +36,8 @@ import time
 import traceback
 import types
 
+from grader._sandbox import Policy, limit_resources
+
 PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
 
 
@@ -99,6 +101,12 @@ class Observer:
         self.torch = torch
         self.Tensor = torch.Tensor
         self.real_backward = torch.autograd.backward
+        # Read tensors through the C base class, whose methods student code cannot replace (patching
+        # torch.Tensor.item or .grad must not make the grader read made-up numbers).
+        base = torch._C.TensorBase
+        self._item, self._numel = base.item, base.numel
+        self._grad = base.__dict__["grad"].__get__
+        self._is_leaf = base.__dict__["is_leaf"].__get__
         self.no_grad = torch.no_grad
         self.config = config
         self.channel = channel
@@ -113,6 +121,7 @@ class Observer:
         self.functions_seen: dict[str, object] = {}
         self.ignored = 0  # backward passes that involved none of the assignment's parameters
         self.touched: dict[tuple, bool] = {}
+        self.policy: Policy | None = None
         self.noted: set[str] = set()
         self.figures: dict[tuple[int, int], dict] = {}
         self.cell_key = 0  # the notebook cell running now (0 for a script)
@@ -124,9 +133,9 @@ class Observer:
     def scalar(self, value):
         """A float from a tensor of one element or a Python number; None otherwise."""
         if isinstance(value, self.Tensor):
-            if value.numel() != 1:
+            if self._numel(value) != 1:
                 return None
-            return float(value.item())
+            return float(self._item(value))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         return None
@@ -237,7 +246,7 @@ class Observer:
         result = self.real_backward(tensors, *args, **kwargs)
         grads = {}
         for name, tensor in params.items():
-            grad = tensor.grad if tensor.is_leaf else None
+            grad = self._grad(tensor) if self._is_leaf(tensor) else None
             grads[name] = self.scalar(grad) if grad is not None else None
         if self.steps < self.max_steps:
             self.channel.send("step", buffered=True, loss=loss_value, grads=grads, params=before,
@@ -255,6 +264,14 @@ class Observer:
     def snapshot_figures(self) -> None:
         if "matplotlib.pyplot" not in sys.modules:  # no pyplot, no figure
             return
+        was = self.policy is not None and self.policy.active
+        self.sandbox(False)  # the grader's own reading (fonts) while it draws the figure
+        try:
+            self._snapshot_figures()
+        finally:
+            self.sandbox(was)
+
+    def _snapshot_figures(self) -> None:
         try:
             from matplotlib._pylab_helpers import Gcf
         except Exception:  # matplotlib missing or broken: nothing to record
@@ -322,6 +339,7 @@ class Observer:
         signal.signal(signal.SIGALRM, _raise_time_limit)
         signal.setitimer(signal.ITIMER_REAL, limit)
         outcome: dict = {"status": "finished"}
+        self.sandbox(True)
         try:
             for unit in units:
                 outcome = self.run_unit(unit, module, limit)
@@ -331,6 +349,7 @@ class Observer:
             outcome = {"status": "timeout", "limit": limit}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            self.sandbox(False)
         self.recording = False
         outcome.pop("stop", None)
         outcome["seconds"] = time.monotonic() - started
@@ -419,6 +438,7 @@ class Observer:
     def guarded(self, call):
         """Call student code with a short time limit; return (result, error text)."""
         signal.setitimer(signal.ITIMER_REAL, PROBE_SECONDS)
+        self.sandbox(True)
         try:
             return call(), None
         except _TimeLimit:
@@ -426,7 +446,12 @@ class Observer:
         except BaseException as exc:  # noqa: BLE001
             return None, text("{error}", error=f"{type(exc).__name__}: {_one_line(exc)}")
         finally:
+            self.sandbox(False)
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def sandbox(self, on: bool) -> None:
+        if self.policy is not None:
+            self.policy.active = on
 
     def current_params(self) -> dict[str, object]:
         params = {}
@@ -469,7 +494,7 @@ class Observer:
         self.channel.send(
             "final",
             params={name: self.scalar(t) for name, t in params.items()},
-            leaf={name: bool(t.is_leaf) for name, t in params.items()},
+            leaf={name: bool(self._is_leaf(t)) for name, t in params.items()},
             prediction=prediction,
             prediction_error=error,
             functions=functions,
@@ -512,9 +537,7 @@ class Observer:
                     error = text(N_("{kind} returned {type}, not a number"), kind=kind, type=type(result).__name__)
                 elif isinstance(result, self.Tensor) and result.requires_grad:
                     _, error = self.guarded(lambda: self.real_backward(result.sum()))
-                    grads = {
-                        name: (self.scalar(t.grad) if t.grad is not None else None) for name, t in probe_tensors.items()
-                    }
+                    grads = {name: self.scalar(self._grad(t)) for name, t in probe_tensors.items()}
                 else:
                     grads = {name: None for name in self.names}
             self.channel.send("probe", **event, value=value, grads=grads, error=error)
@@ -537,6 +560,9 @@ class Observer:
                 self.probe(point["kind"], point)
         finally:
             _restore(space, saved)
+        if self.policy is not None:
+            for what in dict.fromkeys(self.policy.attempts):
+                self.note(N_("Your program tried to {what}; that is not allowed while grading."), what=what)
         self.snapshot_figures()
         for figure in self.figures.values():
             self.channel.send("figure", number=figure["number"], lines=figure["lines"], png=figure["png"])
@@ -691,6 +717,46 @@ def install_plot_hooks() -> None:
 # -- entry points ----------------------------------------------------------------------------------------
 
 
+_REAL_EXIT = os._exit
+
+
+def _guard_exit() -> None:
+    """os._exit skips every cleanup: flush what the grader has buffered first, so the backward passes
+    observed before it still count."""
+
+    def exit_now(status: int = 0) -> None:
+        if _OBSERVER is not None:
+            try:
+                _OBSERVER.channel.flush()
+            except OSError:
+                pass
+        _REAL_EXIT(status)
+
+    import posix
+
+    os._exit = posix._exit = exit_now
+
+
+def _sandbox_policy(config: dict) -> Policy:
+    """Limits for this process, and the audit hook (inactive until student code runs)."""
+    readable = [os.path.dirname(os.path.abspath(__file__))]
+    try:
+        import matplotlib
+
+        readable += [matplotlib.get_data_path(), matplotlib.get_cachedir(), matplotlib.get_configdir()]
+    except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
+        pass
+    policy = Policy(config["workdir"], tuple(readable))
+    sys.addaudithook(policy.hook)
+    _guard_exit()
+    limit_resources(
+        memory_mb=int(config.get("memory_mb", 1024)),
+        cpu_seconds=float(config["time_limit"]) + 30,
+        file_mb=int(config.get("file_mb", 16)),
+    )
+    return policy
+
+
 def run_job(config: dict, events_fd: int) -> None:
     """Run one submission in this process and report on ``events_fd``; never returns."""
     global _OBSERVER
@@ -700,8 +766,9 @@ def run_job(config: dict, events_fd: int) -> None:
         observer.torch.set_num_threads(1)
         install_plot_hooks()
         os.chdir(config["workdir"])
-        channel.send("ready")
         sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
+        observer.policy = _sandbox_policy(config)
+        channel.send("ready")
         observer.run()
         observer.finish()
         channel.send("done")
@@ -717,7 +784,7 @@ def run_job(config: dict, events_fd: int) -> None:
             except Exception:  # noqa: BLE001 - the student may have replaced or closed them
                 pass
         # Leave without waiting for threads the student started or atexit hooks it registered.
-        os._exit(0)
+        _REAL_EXIT(0)
 
 
 def zygote(sock_fd: int) -> None:
@@ -804,7 +871,7 @@ def zygote(sock_fd: int) -> None:
                 random.seed()
                 run_job(json.loads(_read_all(config_fd)), events_fd)
             finally:
-                os._exit(70)
+                _REAL_EXIT(70)
         for fd in fds:
             os.close(fd)
         children[pid] = job

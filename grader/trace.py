@@ -146,7 +146,8 @@ def _sentence(value: Any, limit: int = 2000) -> str | None:
     """A sentence the child sent as {"template", "args"}: translated here, in the parent."""
     if isinstance(value, dict) and isinstance(value.get("template"), str):
         args = value.get("args") if isinstance(value.get("args"), dict) else {}
-        safe = {str(k): v for k, v in args.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        safe = {str(k): (_(v) if isinstance(v, str) else v)  # a phrase from the catalog is translated too
+                for k, v in args.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
         return translate_template(value["template"][:limit], safe)[:limit]
     return _text(value, limit)
 

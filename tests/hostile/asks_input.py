@@ -1,0 +1,1 @@
+epochs = int(input("how many epochs? "))

@@ -1,0 +1,3 @@
+import ctypes
+
+ctypes.CDLL(None).system(b"echo hacked")

@@ -1,0 +1,28 @@
+import threading
+import time
+
+import torch
+
+w = torch.tensor([1.0], requires_grad=True)
+
+
+def forward(x):
+    return x * w
+
+
+def loss(x, y):
+    return (forward(x) - y) ** 2
+
+
+def spin():
+    while True:
+        time.sleep(0.01)
+
+
+threading.Thread(target=spin).start()  # not a daemon: it would keep a normal interpreter alive
+for epoch in range(100):
+    for x, y in zip([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]):
+        l = loss(x, y)
+        l.backward()
+        w.data = w.data - 0.01 * w.grad.data
+        w.grad.data.zero_()

@@ -1,0 +1,143 @@
+"""Issue 6 (first layer): hostile submissions are stopped or neutralised and reported as such; odd but
+honest files are graded like their plain twins."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import time
+from contextlib import redirect_stdout
+
+import pytest
+from cases import ROOT
+
+from grader.cli import main
+
+HOSTILE = ROOT / "tests" / "hostile"
+SOLUTION = ROOT / "solutions" / "backprop_linear.py"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    folder = root / "class"
+    folder.mkdir()
+    for path in HOSTILE.glob("*.py"):
+        (folder / path.name).write_text(path.read_text())
+    victim = root / "victim" / "alice.py"
+    victim.parent.mkdir()
+    victim.write_text("SECRET = 'alice solution'\n")
+    (folder / "read_named_file.py").write_text(f"print(open({str(victim)!r}).read())\n")
+    out = root / "out"
+    started = time.monotonic()
+    with redirect_stdout(io.StringIO()):
+        code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
+                     "--out", str(out), "--format", "md,json"])
+    elapsed = time.monotonic() - started
+    reports = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
+    return root, reports, code, elapsed
+
+
+def status(report, check_id):
+    return next(c["status"] for c in report["checks"] if c["id"] == check_id)
+
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("fork_bomb", "start a process"),
+        ("memory_bomb", "more memory than it may"),
+        ("run_subprocess", "start another program"),
+        ("run_ctypes", "native code"),
+        ("network", "network"),
+        ("write_outside", "write outside its folder"),
+        ("read_named_file", "read a file outside its folder"),
+        ("os_exit_at_start", "ended abruptly"),
+        ("os_exit_in_training", "ended abruptly"),
+        ("print_flood", "ran too long"),
+        ("asks_input", "asked for input"),
+        ("thread_bomb", "thread"),
+    ],
+)
+def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
+    _, reports, _, _ = hostile
+    report = reports[name]
+    assert report["error"] and fragment in report["error"], report["error"]
+    assert report["score"] < report["max_score"]
+    assert status(report, "runs") == "fail"
+
+
+def test_attempts_are_listed_in_the_notes(hostile) -> None:
+    _, reports, _, _ = hostile
+    assert any("tried to start a process" in n for n in reports["fork_bomb"]["notes"])
+    assert "alice solution" not in reports["read_named_file"]["stdout"]
+
+
+def test_what_ran_before_a_sudden_exit_still_counts(hostile) -> None:
+    _, reports, _, _ = hostile
+    report = reports["os_exit_in_training"]
+    assert report["run"]["backward_passes"] == 2
+    assert "Only 2 of the 3" in next(c["message"] for c in report["checks"] if c["id"] == "first_epoch_grads")
+
+
+def test_cheating_cannot_pass_a_check(hostile) -> None:
+    _, reports, _, _ = hostile
+    fake = reports["monkeypatch_backward"]
+    for check_id in ("first_epoch_grads", "training", "final_prediction"):
+        assert status(fake, check_id) != "pass"
+    atexit = reports["atexit_fake_output"]
+    assert "predict (after training)" not in atexit["stdout"] and atexit["score"] <= 1
+    fake_report = reports["fake_report"]
+    assert fake_report["score"] <= 1 and fake_report["kit"]["name"] == "backprop-grader"
+    assert fake_report["submission"].endswith("fake_report.py")
+    patched = next(c["message"] for c in reports["patch_item"]["checks"] if c["id"] == "first_epoch_grads")
+    assert "w.grad is -9.84, expected -7.84" in patched  # the real gradient, not the -2.0 item() claims
+    probe = reports["exit_in_probe"]
+    assert status(probe, "forward") == "fail" and status(probe, "training") == "pass"
+
+
+def test_threads_left_running_do_not_hold_the_grader(hostile) -> None:
+    _, reports, _, _ = hostile
+    report = reports["thread_left_running"]
+    assert report["score"] == 10 and report["run"]["seconds"] < 20
+
+
+def test_output_flood_is_trimmed(hostile) -> None:
+    _, reports, _, _ = hostile
+    stdout = reports["print_flood"]["stdout"]
+    assert "bytes of output left out" in stdout and len(stdout) < 100_000
+
+
+def test_machine_left_clean_and_time_bounded(hostile) -> None:
+    root, reports, code, elapsed = hostile
+    assert code == 1 and len(reports) == 19
+    assert not (root / "grader-reports-fake.json").exists()
+    assert not list(root.parent.glob("grader-reports-fake.json"))
+    leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+    assert elapsed < 120
+
+
+def _twins(folder):
+    text = SOLUTION.read_text(encoding="utf-8")
+    commented = text.replace("x_data = [1.0, 2.0, 3.0]", "# 训练数据（中文注释）\nx_data = [1.0, 2.0, 3.0]  # 输入")
+    (folder / "gbk_backprop_linear.py").write_bytes(commented.encode("gbk"))
+    (folder / "bom_backprop_linear.py").write_bytes(b"\xef\xbb\xbf" + commented.encode("utf-8"))
+    (folder / "crlf_backprop_linear.py").write_bytes(commented.replace("\n", "\r\n").encode("utf-8"))
+    tabs = "\n".join(line.replace("    ", "\t") if line.startswith("    ") else line for line in text.splitlines())
+    (folder / "tabs_backprop_linear.py").write_text(tabs.replace("\t\t", "\t\t"), encoding="utf-8")
+    (folder / "线性模型_backprop_linear.py").write_text(commented, encoding="utf-8")
+
+
+def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    _twins(folder)
+    out = tmp_path / "out"
+    with redirect_stdout(io.StringIO()):
+        code = main(["check", str(folder), "--jobs", "2", "--out", str(out), "--format", "json"])
+    scores = {p.parent.name: json.loads(p.read_text(encoding="utf-8"))["score"] for p in out.glob("*/report.json")}
+    assert scores == {name: 10 for name in ("gbk_backprop_linear", "bom_backprop_linear", "crlf_backprop_linear",
+                                            "tabs_backprop_linear", "线性模型_backprop_linear")}
+    assert code == 0
