@@ -36,7 +36,7 @@ import time
 import traceback
 import types
 
-from grader._sandbox import Policy, limit_resources
+from grader._sandbox import Policy, isolate_network, limit_resources
 
 PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
 
@@ -718,6 +718,7 @@ def install_plot_hooks() -> None:
 
 
 _REAL_EXIT = os._exit
+_NETWORK_ISOLATED = False
 
 
 def _guard_exit() -> None:
@@ -747,6 +748,9 @@ def _sandbox_policy(config: dict) -> Policy:
     except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
         pass
     policy = Policy(config["workdir"], tuple(readable))
+    global _NETWORK_ISOLATED
+    if not _NETWORK_ISOLATED:  # a zygote's children inherit its namespace
+        _NETWORK_ISOLATED = isolate_network()
     sys.addaudithook(policy.hook)
     _guard_exit()
     limit_resources(
@@ -795,7 +799,9 @@ def zygote(sock_fd: int) -> None:
     import select
     import socket
 
-    sock = socket.socket(fileno=sock_fd)
+    global _NETWORK_ISOLATED
+    sock = socket.socket(fileno=sock_fd)  # a Unix socket pair: it keeps working in a new network namespace
+    _NETWORK_ISOLATED = isolate_network()
     import torch
 
     torch.set_num_threads(1)

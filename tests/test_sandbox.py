@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
+import sys
 import time
 from contextlib import redirect_stdout
 
@@ -58,6 +60,7 @@ def status(report, check_id):
         ("print_flood", "ran too long"),
         ("asks_input", "asked for input"),
         ("thread_bomb", "thread"),
+        ("native_module", "native code"),
     ],
 )
 def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
@@ -111,7 +114,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 19
+    assert code == 1 and len(reports) == 20
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
@@ -141,3 +144,19 @@ def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
     assert scores == {name: 10 for name in ("gbk_backprop_linear", "bom_backprop_linear", "crlf_backprop_linear",
                                             "tabs_backprop_linear", "线性模型_backprop_linear")}
     assert code == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root")
+def test_network_namespace_leaves_no_way_out() -> None:
+    code = (
+        "import socket, sys\n"
+        "from grader._sandbox import isolate_network\n"
+        "assert isolate_network()\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', 9), timeout=2)\n"
+        "except OSError as exc:\n"
+        "    sys.exit(0 if exc.errno == 101 else 3)  # unreachable: no interface is up; refused would mean no isolation\n"
+        "sys.exit(4)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
