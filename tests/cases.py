@@ -7,7 +7,6 @@ edits), and the lecture's own two programs, cut out of ../shared/lecture/ at tes
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
