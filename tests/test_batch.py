@@ -205,3 +205,4 @@ def test_bundle(tmp_path) -> None:
         assert "--assignment backprop_quadratic" in run and "/autograder/results/results.json" in run
         assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
         assert not any("__pycache__" in n for n in names)
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from typing import TextIO
 
 from grader.grade import Report
@@ -51,15 +52,18 @@ class GitHubSink:
         self.summary = environ.get("GITHUB_STEP_SUMMARY")
         self.token = secrets.token_hex(16)
         self.pending: list[str] = []
+        self.lock = threading.Lock()  # reports arrive from the batch's worker threads
 
     def start(self) -> None:
         print(f"::stop-commands::{self.token}", file=self.stream, flush=True)
 
     def add(self, report: Report, source_path: str) -> None:
-        self.pending += annotations(report, source_path)
-        if self.summary:
-            with open(self.summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown(report) + "\n")
+        lines, text = annotations(report, source_path), markdown(report) + "\n"
+        with self.lock:
+            self.pending += lines
+            if self.summary:
+                with open(self.summary, "a", encoding="utf-8") as handle:
+                    handle.write(text)
 
     def finish(self) -> None:
         print(f"::{self.token}::", file=self.stream, flush=True)
