@@ -27,7 +27,6 @@ import importlib.util
 import io
 import json
 import linecache
-import math
 import os
 import random
 import signal
@@ -36,7 +35,8 @@ import time
 import traceback
 import types
 
-from grader._sandbox import Policy, isolate_network, limit_resources
+from grader._sandbox import Policy, SandboxViolation, isolate_network, limit_resources
+from grader.trace import strict
 
 PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
 
@@ -57,7 +57,7 @@ class Channel:
 
     def send(self, event: str, buffered: bool = False, **fields) -> None:
         fields["event"] = event
-        self.buffer.append((json.dumps(_jsonable(fields), allow_nan=False, separators=(",", ":")) + "\n").encode())
+        self.buffer.append((json.dumps(strict(fields), allow_nan=False, separators=(",", ":")) + "\n").encode())
         if not buffered or len(self.buffer) >= 64 or time.monotonic() - self.flushed > 0.05:
             self.flush()
 
@@ -67,18 +67,6 @@ class Channel:
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-
-
-def _jsonable(value):
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _read_all(fd: int) -> bytes:
@@ -174,7 +162,7 @@ class Observer:
         if missing and isinstance(loss, self.Tensor):
             # A parameter under another name: accept it when it is the only unnamed leaf left.
             known = {id(t) for t in found.values()}
-            leaves = [t for t in self.graph_leaves(loss) if id(t) not in known]
+            leaves = [t for t in self.graph(loss)[1] if id(t) not in known]
             if len(missing) == 1 and len(leaves) == 1:
                 found[missing[0]] = leaves[0]
                 self.note(N_("The parameter {name} was found under another name."), name=missing[0])
@@ -197,9 +185,6 @@ class Observer:
                 leaves.append(variable)
             stack.extend(next_node for next_node, _ in getattr(node, "next_functions", ()))
         return nodes, leaves
-
-    def graph_leaves(self, loss) -> list:
-        return self.graph(loss)[1]
 
     def touches(self, loss, params: dict) -> bool:
         """Whether this backward pass involves any of the assignment's parameters (a notebook holding both
@@ -404,6 +389,8 @@ class Observer:
                 text, line, where = self.student_traceback(exc)
                 outcome = {"status": "exception", "exc_type": type(exc).__name__, "message": _one_line(exc),
                            "line": line, "file": where, "traceback": text}
+                if isinstance(exc, SandboxViolation):  # said as a phrase the parent can translate
+                    outcome["denied"] = text_of(exc.what, exc.detail)
         if cell is not None:
             self.send_cell(cell, outcome, result)
         return outcome
@@ -498,7 +485,6 @@ class Observer:
             prediction=prediction,
             prediction_error=error,
             functions=functions,
-            extra_steps=self.extra_steps,
         )
         if self.extra_steps:
             self.channel.send("extra_steps", count=self.extra_steps)
@@ -588,6 +574,11 @@ def N_(message: str) -> str:
 def text(template: str, **args) -> dict:
     """A sentence for the student, sent as a template and its arguments so the parent can translate it."""
     return {"template": template, "args": args}
+
+
+def text_of(what: str, detail: str) -> dict:
+    """A refusal of the sandbox: its catalog phrase, and the path or value involved."""
+    return text("{what} ({detail})", what=what, detail=detail) if detail else text("{what}", what=what)
 
 
 class _Tee(io.TextIOBase):

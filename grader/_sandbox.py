@@ -58,7 +58,12 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
 class SandboxViolation(PermissionError):
-    """Raised inside student code for what grading does not allow; the report names the attempt."""
+    """Raised inside student code for what grading does not allow; the report names the attempt.
+    ``what`` is a catalog phrase ("start a process"), ``detail`` the path or value involved, if any."""
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        super().__init__(f"not allowed while grading: {what}" + (f" ({detail})" if detail else ""))
+        self.what, self.detail = what, detail
 
 
 class Policy:
@@ -83,7 +88,7 @@ class Policy:
     def deny(self, what: str, detail: str = "") -> None:
         if len(self.attempts) < 50:
             self.attempts.append(what)
-        raise SandboxViolation(f"not allowed while grading: {what}" + (f" ({detail})" if detail else ""))
+        raise SandboxViolation(what, detail)
 
     def hook(self, event: str, args: tuple) -> None:
         if not self.active:

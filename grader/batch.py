@@ -57,6 +57,10 @@ class Entry:
     fingerprint: str
     kit_version: str = __version__
 
+    @property
+    def full_marks(self) -> bool:
+        return self.status == "graded" and self.score >= self.max_score
+
     @staticmethod
     def from_json(data: dict) -> "Entry":
         fields = {k: data[k] for k in Entry.__dataclass_fields__ if k in data}

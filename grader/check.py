@@ -7,7 +7,6 @@ spec implies, within the spec's tolerances, and says how far and where they diff
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -89,13 +88,9 @@ def why_stopped(trace: Trace) -> str:
             where=where, message=outcome.message
         )
     if outcome.status == EXCEPTION:
-        if outcome.exc_type == "SandboxViolation":
-            found = re.match(r"not allowed while grading: (.*?)(?: \((.*)\))?$", outcome.message or "")
-            what = outcome.message or ""
-            if found:
-                what = _(found.group(1)) + (f" ({found.group(2)})" if found.group(2) else "")
+        if outcome.denied:
             return _("Your program tried something grading does not allow{where}: {message}.").format(
-                where=where, message=what)
+                where=where, message=outcome.denied)
         if outcome.exc_type == "MemoryError" or (outcome.message and "can't allocate memory" in outcome.message):
             return _("Your program used more memory than it may{where}.").format(where=where)
         if outcome.message and "can't start new thread" in outcome.message:

@@ -191,12 +191,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     entries = [r.entry for r in results if r.entry is not None]
     if class_view and entries:
         write_gradebook(out, entries)
-        full = sum(1 for e in entries if e.score >= e.max_score and e.status == "graded")
+        full = sum(1 for e in entries if e.full_marks)
         print(_("{n} graded, {full} with full marks -> {path}").format(
             n=len(entries), full=full, path=out / "grades.csv"), file=sys.stderr)
     if not jobs:
         print(_("this shard holds no submission"), file=sys.stderr)
-    failed = problems or any(e.score < e.max_score or e.status != "graded" for e in entries)
+    failed = problems or not all(e.full_marks for e in entries)
     return 1 if failed else 0
 
 
@@ -220,7 +220,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_gradebook(out, entries)
     print(_("{n} graded, {full} with full marks -> {path}").format(
-        n=len(entries), full=sum(1 for e in entries if e.score >= e.max_score and e.status == "graded"),
+        n=len(entries), full=sum(1 for e in entries if e.full_marks),
         path=out / "grades.csv"))
     return 0
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Sequence
-
 from grader import __version__
 from grader.check import CheckResult, run_checks, why_stopped
 from grader.diagnose import Diagnosis, diagnose
@@ -100,16 +98,3 @@ def grade(
     trace = runner.run(submission, spec, probes, Limits(time_limit=time_limit or spec.time_limit))
     return assemble(spec, submission, trace)
 
-
-def report_names(submissions: Sequence[Submission]) -> list[str]:
-    """A folder name per submission: the file's stem, made unique with -2, -3, ... where names repeat."""
-    names, used = [], set()
-    for submission in submissions:
-        base = submission.path.stem or "submission"
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
-        names.append(name)
-    return names

@@ -1,7 +1,6 @@
-"""Find the code of each submission and decide which assignment it is.
+"""Read the code of one submission and decide which assignment it is (grader/batch.py finds the files).
 
-A path is a ``.py`` file, an ``.ipynb`` notebook, or a folder whose ``.py`` and ``.ipynb`` files are each a
-submission.  The assignment comes from ``--assignment`` when given, else from the file name (a spec's
+A submission is a ``.py`` file or an ``.ipynb`` notebook.  The assignment comes from ``--assignment`` when given, else from the file name (a spec's
 ``filename_hints``), else from the code (the spec whose parameter names the code assigns).
 
 A file that cannot be turned into code (a broken notebook, undecodable bytes) still becomes a Submission,
@@ -14,7 +13,7 @@ import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from grader.errors import UsageError
 from grader.i18n import _
@@ -90,33 +89,6 @@ def detect_assignment(path: Path, source: str, specs: Sequence[Spec]) -> Spec:
     else:
         why = _("{path}: matches no assignment; name one with --assignment ({listing})")
     raise UsageError(why.format(path=path, listing=listing))
-
-
-def expand(paths: Iterable[str]) -> list[Path]:
-    """Every submission file named by the paths, in order, each once."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
-            if not found:
-                raise UsageError(_("{path}: the folder holds no .py or .ipynb file to grade").format(path=path))
-            files.extend(found)
-        elif path.is_file():
-            if path.suffix not in SOURCE_SUFFIXES:
-                raise UsageError(
-                    _("{path}: cannot grade a {kind} file; give a .py or .ipynb file").format(
-                        path=path, kind=path.suffix or _("extension-less"))
-                )
-            files.append(path)
-        elif path.exists():
-            raise UsageError(_("{path}: not a file or a folder").format(path=path))
-        else:
-            raise UsageError(_("{path}: no such file or folder").format(path=path))
-    unique: dict[Path, Path] = {}
-    for path in files:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
 
 
 def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> Submission:

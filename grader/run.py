@@ -166,7 +166,7 @@ def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tup
 
 
 def finish_trace(spec: Spec, outcome, lines, out: Capture, err: Capture, seconds: float, returncode) -> tr.Trace:
-    events, notes = tr.parse_events(lines, spec.param_names)
+    events, notes = tr.parse_events(lines)
     if outcome is None and not any(e["event"] == "done" for e in events):
         how = _death(returncode)
         if any(e["event"] == "outcome" for e in events):
@@ -181,7 +181,7 @@ def finish_trace(spec: Spec, outcome, lines, out: Capture, err: Capture, seconds
         stderr=err.text(),
         seconds=seconds,
         notes=notes,
-        max_steps=int(spec.to_json()["max_steps"]),
+        max_steps=spec.max_steps,
     )
 
 

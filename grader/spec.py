@@ -101,6 +101,11 @@ class Spec:
         return self.epochs * self.samples
 
     @property
+    def max_steps(self) -> int:
+        """Backward passes the child records; past that it only counts them (a loop that never ends)."""
+        return self.total_steps * 4 + 100
+
+    @property
     def max_score(self) -> float:
         return sum(check.points for check in self.checks)
 
@@ -120,7 +125,7 @@ class Spec:
             "parameters": list(self.param_names),
             "initial": self.initial,
             "probe_x": self.probe_x,
-            "max_steps": self.total_steps * 4 + 100,
+            "max_steps": self.max_steps,
             "epochs": self.epochs,
         }
 

@@ -89,6 +89,7 @@ class Outcome:
     traceback: str | None = None
     seconds: float | None = None  # how long the student's program ran
     file: str | None = None  # the student's file name, for "line N of FILE"
+    denied: str | None = None  # what the sandbox refused, translated, when that is how it ended
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,17 @@ def encode_number(value: float | None) -> float | str | None:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
+def strict(value: Any) -> Any:
+    """The value with every non-finite float, at any depth, written as "nan", "inf" or "-inf"."""
+    if isinstance(value, float):
+        return encode_number(value)
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
 def _text(value: Any, limit: int = 20_000) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
@@ -161,7 +173,7 @@ def _numbers(value: Any, names: Iterable[str]) -> dict[str, float | None]:
     return {name: number(table.get(name)) for name in names}
 
 
-def parse_events(lines: Iterable[bytes], names: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:
+def parse_events(lines: Iterable[bytes]) -> tuple[list[dict[str, Any]], list[str]]:
     """Decode the child's JSON lines; return the events that are objects with an 'event' key, and notes."""
     events, notes = [], []
     for raw in lines:
@@ -239,6 +251,7 @@ def build_trace(
                     traceback=_text(event.get("traceback")),
                     seconds=number(event.get("seconds")),
                     file=_text(event.get("file"), 300),
+                    denied=_sentence(event.get("denied")),
                 )
         elif kind == "final":
             final_params = _numbers(event.get("params"), names)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.load import assigned_names, decode_source, detect_assignment, expand, load
+from grader.batch import plan
+from grader.load import assigned_names, decode_source, detect_assignment, load
 from grader.spec import all_specs, get_spec
 
 SPECS = all_specs()
@@ -75,17 +76,17 @@ def test_assigned_names_sees_tuple_targets_and_loops() -> None:
     assert {"w1", "w2", "b", "i"} <= assigned_names("w1, w2 = 1, 2\nfor i in []: pass\nb: int = 0\n")
 
 
-def test_expand(tmp_path) -> None:
+def test_plan(tmp_path) -> None:
     (tmp_path / "b.py").write_text("")
     (tmp_path / "a.py").write_text("")
     (tmp_path / "c.ipynb").write_text("")
     (tmp_path / "notes.txt").write_text("")
-    assert [p.name for p in expand([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
+    assert [j.path.name for j in plan([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
     with pytest.raises(UsageError, match="no such file"):
-        expand([str(tmp_path / "missing.py")])
+        plan([str(tmp_path / "missing.py")])
     with pytest.raises(UsageError, match="cannot grade a .txt"):
-        expand([str(tmp_path / "notes.txt")])
+        plan([str(tmp_path / "notes.txt")])
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UsageError, match="no .py or .ipynb file"):
-        expand([str(empty)])
+        plan([str(empty)])

@@ -67,7 +67,7 @@ def _stats(entries, assignment: str) -> dict:
         "count": len(mine),
         "max_score": max_score,
         "mean": statistics.fmean(e.score for e in mine) if mine else 0.0,
-        "full": sum(1 for e in mine if e.score >= e.max_score and e.status == "graded"),
+        "full": sum(1 for e in mine if e.full_marks),
         "histogram": [(score, histogram.get(score, 0)) for score in range(int(max_score) + 1)],
         "pass_rate": pass_rate,
         "diagnoses": diagnoses,

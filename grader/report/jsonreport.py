@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from grader.grade import Report
-from grader.trace import encode_number
+from grader.trace import encode_number, strict
 
 
 def first_epoch_rows(report: Report) -> list[dict[str, Any]]:
@@ -54,17 +54,6 @@ def to_dict(report: Report) -> dict[str, Any]:
         "stdout": trace.stdout,
         "stderr": trace.stderr,
     }
-
-
-def strict(value: Any) -> Any:
-    """The value with every non-finite float, at any depth, written as "nan", "inf" or "-inf"."""
-    if isinstance(value, float):
-        return encode_number(value)
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    return value
 
 
 def render(report: Report) -> str:
