@@ -31,11 +31,12 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import time
 import traceback
 import types
 
-from grader._sandbox import Policy, SandboxViolation, isolate_network, limit_resources
+from grader._sandbox import JailError, Policy, SandboxViolation, isolate_network, jail, limit_resources
 from grader.trace import strict
 
 PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
@@ -730,7 +731,7 @@ def _guard_exit() -> None:
 
 
 def _sandbox_policy(config: dict) -> Policy:
-    """Limits for this process, and the audit hook (inactive until student code runs)."""
+    """Limits for this process, its jail, and the audit hook (inactive until student code runs)."""
     readable = [os.path.dirname(os.path.abspath(__file__))]
     try:
         import matplotlib
@@ -742,13 +743,25 @@ def _sandbox_policy(config: dict) -> Policy:
     global _NETWORK_ISOLATED
     if not _NETWORK_ISOLATED:  # a zygote's children inherit its namespace
         _NETWORK_ISOLATED = isolate_network()
-    sys.addaudithook(policy.hook)
-    _guard_exit()
     limit_resources(
         memory_mb=int(config.get("memory_mb", 1024)),
         cpu_seconds=float(config["time_limit"]) + 30,
         file_mb=int(config.get("file_mb", 16)),
     )
+    layers = ["limits", "audit"] + (["network"] if _NETWORK_ISOLATED else [])
+    if config.get("jail", True):
+        try:
+            uid = jail(config["workdir"], tuple(r for r in policy.read_roots if not r.startswith(("/proc", "/sys", "/dev"))))
+        except JailError as exc:
+            sys.stderr.write(f"grader: the submission could not be isolated ({exc}); it was not run.\n")
+            raise
+        if uid is not None:
+            layers += ["filesystem", "user"]
+            tempfile.tempdir = config["workdir"]
+            os.environ.update(HOME=config["workdir"], TMPDIR=config["workdir"])
+    policy.layers = layers
+    sys.addaudithook(policy.hook)
+    _guard_exit()
     return policy
 
 
@@ -763,7 +776,7 @@ def run_job(config: dict, events_fd: int) -> None:
         os.chdir(config["workdir"])
         sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != config.get("bootstrap_path")]
         observer.policy = _sandbox_policy(config)
-        channel.send("ready")
+        channel.send("ready", isolation=observer.policy.layers)
         observer.run()
         observer.finish()
         channel.send("done")

@@ -80,6 +80,7 @@ class Policy:
         self.threads = 0
         self.attempts: list[str] = []
         self.pid = os.getpid()
+        self.layers: list[str] = []
 
     def inside(self, path: str, roots: tuple[str, ...]) -> bool:
         real = os.path.realpath(path)
@@ -145,6 +146,94 @@ def isolate_network() -> bool:
         return libc.unshare(0x40000000) == 0  # CLONE_NEWNET
     except (OSError, AttributeError):
         return False
+
+
+# -- the jail: a file system of its own, and a user of its own (Linux, as root) ---------------------------
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+CLONE_NEWNS = 0x00020000
+PR_SET_NO_NEW_PRIVS = 38
+JAIL_UID_BASE = 1_500_000_000  # + the child's pid: a user no file and no other process belongs to
+JAIL_PROCESSES = 32  # threads and processes that user may have at once (RLIMIT_NPROC counts both)
+DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
+
+
+class JailError(OSError):
+    """The jail could not be built; the child stops rather than run student code half-isolated."""
+
+
+def jail(workdir: str, readable: tuple[str, ...]) -> int | None:
+    """Confine this process for good: a private mount namespace whose root is an empty read-only tmpfs
+    holding read-only binds of ``readable`` (Python, its packages, the grader) and of a few system
+    folders, and ``workdir`` writable; then become a user of its own (no file on the machine is its own,
+    other processes are out of reach), limited to JAIL_PROCESSES threads and processes, with no way back
+    to root.  Returns that user id, or None when this is not Linux run as root (nothing is changed then).
+    Raises JailError when isolation was possible but failed.  Call before the audit hook (uses ctypes)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+
+    def mount(source, target, fstype, flags, data=None) -> None:
+        args = [None if a is None else os.fsencode(a) for a in (source, target, fstype)]
+        if libc.mount(args[0], args[1], args[2], flags, None if data is None else data.encode()) != 0:
+            errno = ctypes.get_errno()
+            raise JailError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+    workdir = os.path.realpath(workdir)
+    uid = JAIL_UID_BASE + os.getpid()
+    if libc.unshare(CLONE_NEWNS) != 0:  # root without CAP_SYS_ADMIN (a default Docker container)
+        return None
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # What goes in, opened now: once the new root covers /tmp, these paths may no longer resolve.
+    wanted = sorted({os.path.realpath(p) for p in (*readable, *SYSTEM, *DEVICES) if p and os.path.lexists(p)})
+    wanted = [p for p in wanted if not any(p.startswith(q.rstrip("/") + "/") for q in wanted if q != p)]
+    links = {p: os.readlink(p) for p in (*SYSTEM,) if os.path.islink(p)}  # /lib -> usr/lib on merged /usr
+    opened: list[tuple[str, int]] = []
+    try:
+        for path in [*wanted, workdir]:
+            opened.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC)))
+        os.chown(workdir, uid, uid)
+        for name in os.listdir(workdir):
+            os.chown(os.path.join(workdir, name), uid, uid, follow_symlinks=False)
+        new_root = "/tmp"  # any folder will do: in this namespace alone, a tmpfs now covers it
+        mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+        for path, fd in opened:
+            target = new_root + path
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(target, mode=0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+                open(target, "wb").close()
+            flags = MS_NOSUID | (0 if path in DEVICES else MS_NODEV)
+            mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+            if path != workdir:
+                flags |= MS_RDONLY
+            mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
+        for path, target in links.items():
+            if not os.path.lexists(new_root + path):
+                os.symlink(target, new_root + path)
+        mount(None, new_root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.chdir(new_root)
+        os.chroot(".")
+    finally:
+        for _, fd in opened:  # an open folder outside the new root would be a way out of it
+            os.close(fd)
+    os.chdir(workdir)
+    try:
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        most = JAIL_PROCESSES if hard == resource.RLIM_INFINITY else min(JAIL_PROCESSES, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError as exc:
+        raise JailError(exc.errno, f"changing user: {exc}") from exc
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return uid
 
 
 def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> None:

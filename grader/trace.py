@@ -92,6 +92,9 @@ class Outcome:
     denied: str | None = None  # what the sandbox refused, translated, when that is how it ended
 
 
+ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user")
+
+
 @dataclass(frozen=True)
 class Trace:
     steps: tuple[Step, ...] = ()
@@ -109,6 +112,7 @@ class Trace:
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
     cells: tuple[CellRun, ...] = ()
+    isolation: tuple[str, ...] = ()  # the sandbox layers the child had in place (grader/_sandbox.py)
 
     @property
     def backward_count(self) -> int:
@@ -213,10 +217,15 @@ def build_trace(
     functions: frozenset[str] = frozenset()
     child_outcome: Outcome | None = None
     cells: list[CellRun] = []
+    isolation: tuple[str, ...] = ()
     notes = list(notes)
     for event in events:
         kind = event["event"]
-        if kind == "step":
+        if kind == "ready":
+            layers = event.get("isolation")
+            if isinstance(layers, list):
+                isolation = tuple(layer for layer in layers[:10] if layer in ISOLATION_LAYERS)
+        elif kind == "step":
             if len(steps) < max_steps:
                 steps.append(
                     Step(
@@ -333,4 +342,5 @@ def build_trace(
         seconds=seconds,
         notes=tuple(dict.fromkeys(notes)),
         cells=tuple(cells),
+        isolation=isolation,
     )

@@ -31,6 +31,8 @@ def hostile(tmp_path_factory):
     victim.parent.mkdir()
     victim.write_text("SECRET = 'alice solution'\n")
     (folder / "read_named_file.py").write_text(f"print(open({str(victim)!r}).read())\n")
+    # No audit event guards listing a folder: only the jail hides the class's files.
+    (folder / "list_named_folder.py").write_text(f"import os\nprint(os.listdir({str(victim.parent)!r}))\n")
     out = root / "out"
     started = time.monotonic()
     with redirect_stdout(io.StringIO()):
@@ -100,6 +102,15 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
     assert status(probe, "forward") == "fail" and status(probe, "training") == "pass"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
+def test_every_child_was_jailed(hostile) -> None:
+    _, reports, _, _ = hostile
+    for name, report in reports.items():
+        assert {"limits", "audit", "network", "filesystem", "user"} <= set(report["run"]["isolation"]), name
+    listing = reports["list_named_folder"]
+    assert "alice.py" not in listing["stdout"] and "FileNotFoundError" in listing["error"]
+
+
 def test_threads_left_running_do_not_hold_the_grader(hostile) -> None:
     _, reports, _, _ = hostile
     report = reports["thread_left_running"]
@@ -114,7 +125,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 20
+    assert code == 1 and len(reports) == 21
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
@@ -160,3 +171,47 @@ def test_network_namespace_leaves_no_way_out() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+JAILED = '''
+import os, sys, threading, time
+from grader._sandbox import jail
+work, secret = sys.argv[1], sys.argv[2]
+uid = jail(work, (sys.prefix, sys.base_prefix))
+assert uid and os.getuid() == uid and os.geteuid() == uid, "still root"
+assert os.getcwd() == os.path.realpath(work)
+with open("mine.txt", "w") as handle:  # its own folder is writable
+    handle.write("ok")
+assert not os.path.exists(secret), "a file outside the jail is visible"
+for attempt in (lambda: open(os.path.join(sys.prefix, "planted.py"), "w"),
+                lambda: os.setuid(0), lambda: os.chroot("/"), lambda: os.kill(os.getppid(), 0)):
+    try:
+        attempt()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the kernel allowed it")
+threads = 0
+try:
+    for _ in range(200):
+        threading.Thread(target=time.sleep, args=(3,), daemon=True).start()
+        threads += 1
+except RuntimeError:
+    pass
+assert threads < 40, threads
+print("jailed", threads)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
+def test_jail_holds_without_the_audit_hook(tmp_path) -> None:
+    """The kernel layer alone (no audit hook installed): another user, a file system of its own, its own
+    folder writable and nothing else, a bounded number of threads, no way back to root."""
+    work = tmp_path / "work"
+    work.mkdir()
+    secret = tmp_path / "other_student.py"
+    secret.write_text("SECRET = 1\n")
+    done = subprocess.run([sys.executable, "-c", JAILED, str(work), str(secret)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("jailed") and (work / "mine.txt").read_text() == "ok"
