@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import base64
 import gc
+import hmac
 import importlib.abc
 import importlib.util
 import io
@@ -35,6 +36,7 @@ import tempfile
 import time
 import traceback
 import types
+import weakref
 
 from grader._sandbox import JailError, Policy, SandboxViolation, isolate_network, jail, limit_resources
 from grader.trace import strict
@@ -47,18 +49,24 @@ class _TimeLimit(BaseException):
 
 
 class Channel:
-    """Events to the parent, one JSON object per line.  Step events are buffered (a write per event would
-    cost more than the student's whole training) and flushed every 64 events or 50 ms; every other event
-    flushes at once."""
+    """Events to the parent, one JSON object per line, each line signed: ``MAC JSON``, where MAC is an
+    HMAC-SHA256 (first 16 bytes, hex) of ``SEQUENCE:JSON`` under a key the parent drew for this run.  Student
+    code can write into the pipe, but what it writes fails the parent's check and the run is marked as
+    tampered with.  Step events are buffered (a write per event would cost more than the student's whole
+    training) and flushed every 64 events or 50 ms; every other event flushes at once."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, key: bytes) -> None:
         self.fd = fd
         self.buffer: list[bytes] = []
         self.flushed = time.monotonic()
+        self.sequence = 0
+        self._sign = _signer(key)
 
     def send(self, event: str, buffered: bool = False, **fields) -> None:
         fields["event"] = event
-        self.buffer.append((json.dumps(strict(fields), allow_nan=False, separators=(",", ":")) + "\n").encode())
+        line = json.dumps(strict(fields), allow_nan=False, separators=(",", ":")).encode()
+        self.buffer.append(self._sign(self.sequence, line) + b" " + line + b"\n")
+        self.sequence += 1
         if not buffered or len(self.buffer) >= 64 or time.monotonic() - self.flushed > 0.05:
             self.flush()
 
@@ -68,6 +76,15 @@ class Channel:
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
+
+
+def _signer(key: bytes):
+    digest = hmac.digest
+
+    def sign(sequence: int, line: bytes) -> bytes:
+        return digest(key, b"%d:" % sequence + line, "sha256")[:16].hex().encode()
+
+    return sign
 
 
 def _read_all(fd: int) -> bytes:
@@ -116,6 +133,7 @@ class Observer:
         self.cell_key = 0  # the notebook cell running now (0 for a script)
         self.cell_pngs: dict[int, str] = {}
         self.filenames = {self.filename}
+        self.sealed: list = []  # keeps alive what seal() handed out
 
     # -- values --------------------------------------------------------------------------------------
 
@@ -243,7 +261,7 @@ class Observer:
         return result
 
     def install(self) -> None:
-        self.torch.autograd.backward = self.backward
+        self.torch.autograd.backward = forwarder(seal(self.backward, self.sealed), self.real_backward)
 
     # -- figures -----------------------------------------------------------------------------------------
 
@@ -644,8 +662,53 @@ def _raise_time_limit(signum, frame):
 
 # -- matplotlib: never blocking, always observed ---------------------------------------------------------
 
-_OBSERVER: Observer | None = None  # the observer of the job this process runs
 _REAL_CLOSE = None
+# What the functions installed for student code may call in the job this process runs: sealed callables
+# (see _Sealed), never the observer itself.
+_CURRENT: dict[str, object] = {}
+
+
+class _Sealed:
+    """A callable whose insides student code cannot follow.  It is only ever handed out through
+    ``weakref.proxy``, which forwards calls but not the object: no ``__self__``, ``__closure__``,
+    ``__globals__`` or ``__class__`` leads from it to the observer, its channel or its private references
+    to torch, and every attribute lookup that the proxy forwards is refused here.  (Frames are another
+    way in; see the README's sandbox section.)"""
+
+    __slots__ = ("_call", "__weakref__")
+
+    def __init__(self, call) -> None:
+        object.__setattr__(self, "_call", call)
+
+    def __call__(self, *args, **kwargs):
+        return object.__getattribute__(self, "_call")(*args, **kwargs)
+
+    def __getattribute__(self, name):
+        raise AttributeError(name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(name)
+
+    def __delattr__(self, name):
+        raise AttributeError(name)
+
+
+def seal(call, keep: list):
+    """A proxy of ``call`` for student-facing places; ``keep`` holds the sealed object alive."""
+    sealed = _Sealed(call)
+    keep.append(sealed)
+    return weakref.proxy(sealed)
+
+
+def forwarder(target, like):
+    """A plain function standing in for the function ``like`` and calling ``target`` (a sealed proxy):
+    hashable and named like any function (torch keeps some of its functions in sets), with no closure,
+    and globals that hold nothing but the proxy."""
+    namespace = {"__builtins__": {}, "_target": target}
+    exec(f"def {like.__name__}(*args, **kwargs):\n    return _target(*args, **kwargs)\n", namespace)
+    function = namespace.pop(like.__name__)
+    function.__module__, function.__qualname__, function.__doc__ = like.__module__, like.__qualname__, like.__doc__
+    return function
 
 
 def _patch_pyplot(plt) -> None:
@@ -656,12 +719,14 @@ def _patch_pyplot(plt) -> None:
     _REAL_CLOSE = real_close = plt.close
 
     def show(*args, **kwargs):
-        if _OBSERVER is not None:
-            _OBSERVER.snapshot_figures()
+        snapshot = _CURRENT.get("snapshot")
+        if snapshot is not None:
+            snapshot()
 
     def close(*args, **kwargs):
-        if _OBSERVER is not None:
-            _OBSERVER.snapshot_figures()
+        snapshot = _CURRENT.get("snapshot")
+        if snapshot is not None:
+            snapshot()
         return real_close(*args, **kwargs)
 
     plt.show, plt.close, plt._grader_patched = show, close, True
@@ -718,10 +783,11 @@ def _guard_exit() -> None:
     observed before it still count."""
 
     def exit_now(status: int = 0) -> None:
-        if _OBSERVER is not None:
+        flush = _CURRENT.get("flush")
+        if flush is not None:
             try:
-                _OBSERVER.channel.flush()
-            except OSError:
+                flush()
+            except (OSError, ReferenceError):
                 pass
         _REAL_EXIT(status)
 
@@ -767,10 +833,12 @@ def _sandbox_policy(config: dict) -> Policy:
 
 def run_job(config: dict, events_fd: int) -> None:
     """Run one submission in this process and report on ``events_fd``; never returns."""
-    global _OBSERVER
+    channel = None
     try:
-        channel = Channel(events_fd)
-        observer = _OBSERVER = Observer(config, channel)
+        channel = Channel(events_fd, bytes.fromhex(config.pop("key")))
+        observer = Observer(config, channel)
+        _CURRENT.update(snapshot=seal(observer.snapshot_figures, observer.sealed),
+                        flush=seal(channel.flush, observer.sealed))
         observer.torch.set_num_threads(1)
         install_plot_hooks()
         os.chdir(config["workdir"])
@@ -781,9 +849,9 @@ def run_job(config: dict, events_fd: int) -> None:
         observer.finish()
         channel.send("done")
     finally:
-        if _OBSERVER is not None:
+        if channel is not None:
             try:
-                _OBSERVER.channel.flush()
+                channel.flush()
             except OSError:
                 pass
         for stream in (sys.stdout, sys.stderr):

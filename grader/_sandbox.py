@@ -45,6 +45,13 @@ DENIED_EVENTS = {
     "ctypes.dlsym": N_("load native code (ctypes)"),
     "ctypes.call_function": N_("call native code (ctypes)"),
     "_winapi.CreateProcess": N_("start another program"),
+    # Ways to reach the grader's own objects in this process (and forge what it reports).
+    "gc.get_objects": N_("look inside the grader"),
+    "gc.get_referrers": N_("look inside the grader"),
+    "gc.get_referents": N_("look inside the grader"),
+    "sys._current_frames": N_("look inside the grader"),
+    "sys.settrace": N_("look inside the grader"),
+    "sys.setprofile": N_("look inside the grader"),
 }
 PATH_EVENTS = {  # event -> indexes of the path arguments
     "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.replace": (0, 1),

@@ -18,6 +18,7 @@ from grader.trace import (
     EXCEPTION,
     FINISHED,
     SYNTAX_ERROR,
+    TAMPERED,
     TIMEOUT,
     UNREADABLE,
     Probe,
@@ -107,6 +108,9 @@ def why_stopped(trace: Trace) -> str:
         )
     if outcome.status == CRASHED:
         return _("Your program's process ended abruptly: {message}.").format(message=outcome.message)
+    if outcome.status == TAMPERED:
+        return _("Your program wrote into the grader's private channel ({message}); nothing this run "
+                 "reported can be trusted, so it scores 0.").format(message=outcome.message)
     if outcome.status != FINISHED:
         return _("Your program ended early{where}: {message}.").format(where=where, message=outcome.message)
     return ""

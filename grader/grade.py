@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
 from grader import __version__
 from grader.check import CheckResult, run_checks, why_stopped
 from grader.diagnose import Diagnosis, diagnose
+from grader.i18n import _
 from grader.load import Submission
 from grader.reference import Reference, reference_trace
 from grader.run import Limits, Probes, Runner
 from grader.spec import Spec
-from grader.trace import FINISHED, UNREADABLE, Outcome, Trace
+from grader.trace import FINISHED, TAMPERED, UNREADABLE, Outcome, Trace
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
     """Check a trace against the reference and total the points (pure)."""
     reference = reference_trace(spec)
     checks = run_checks(spec, reference, trace)
+    if trace.outcome.status == TAMPERED:  # signed events may be genuine, but the run as a whole is not
+        why = _("Not counted: the program wrote into the grader's private channel.")
+        checks = tuple(replace(c, status="fail", points=0.0, message=why) for c in checks)
     error = None
     if trace.outcome.status != FINISHED:
         error = why_stopped(trace)

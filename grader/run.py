@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -94,6 +95,7 @@ def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limi
         "spec": spec.to_json(),
         "probes": list(probes.points),
         "figure_png": submission.cells is not None,
+        "key": secrets.token_hex(32),  # signs the child's events; student code never sees the config
     }
     if submission.cells is not None:
         config["cells"] = [
@@ -165,9 +167,12 @@ def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tup
     return outcome, bytes(events).splitlines(), out, err
 
 
-def finish_trace(spec: Spec, outcome, lines, out: Capture, err: Capture, seconds: float, returncode) -> tr.Trace:
-    events, notes = tr.parse_events(lines)
-    if outcome is None and not any(e["event"] == "done" for e in events):
+def finish_trace(spec: Spec, config: dict, outcome, lines, out: Capture, err: Capture, seconds: float,
+                 returncode) -> tr.Trace:
+    events, notes, foreign = tr.parse_events(lines, bytes.fromhex(config["key"]))
+    if foreign:
+        outcome = tr.Outcome(tr.TAMPERED, _("{count} lines the grader did not write").format(count=foreign))
+    elif outcome is None and not any(e["event"] == "done" for e in events):
         how = _death(returncode)
         if any(e["event"] == "outcome" for e in events):
             notes.append(_("After the program ended, {how} while the grader was probing it.").format(how=how))
@@ -219,7 +224,8 @@ class SubprocessRunner:
             )
             process.stdout.close()
             process.stderr.close()
-            return finish_trace(spec, outcome, lines, out, err, time.monotonic() - started, process.returncode)
+            return finish_trace(spec, config, outcome, lines, out, err, time.monotonic() - started,
+                                process.returncode)
 
 
 class ForkServerRunner:
@@ -265,7 +271,7 @@ class ForkServerRunner:
                 out_read, err_read, events_read, hard_limit(config, limits), lambda: _kill_group(pid)
             )
             returncode = zygote.exit_code(job, timeout=5.0)
-            return finish_trace(spec, outcome, lines, out, err, time.monotonic() - started, returncode)
+            return finish_trace(spec, config, outcome, lines, out, err, time.monotonic() - started, returncode)
 
     def close(self) -> None:
         with self.lock:

@@ -7,6 +7,7 @@ submission that scribbles on the channel can only lose information, never invent
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ EXITED = "exit"  # it called sys.exit with a non-zero status
 SYNTAX_ERROR = "syntax_error"
 TIMEOUT = "timeout"
 CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
+TAMPERED = "tampered"  # something other than the grader wrote into the grader's channel: nothing counts
 UNREADABLE = "unreadable"  # the file could not be turned into code to run (a broken notebook, ...)
-ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED, UNREADABLE)
+ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED, UNREADABLE, TAMPERED)
 
 
 @dataclass(frozen=True)
@@ -177,12 +179,25 @@ def _numbers(value: Any, names: Iterable[str]) -> dict[str, float | None]:
     return {name: number(table.get(name)) for name in names}
 
 
-def parse_events(lines: Iterable[bytes]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Decode the child's JSON lines; return the events that are objects with an 'event' key, and notes."""
-    events, notes = [], []
+def sign(key: bytes, sequence: int, line: bytes) -> bytes:
+    """The signature the child puts before its ``sequence``-th event line (see Channel in grader/_child.py)."""
+    return hmac.digest(key, b"%d:" % sequence + line, "sha256")[:16].hex().encode()
+
+
+def parse_events(lines: Iterable[bytes], key: bytes | None) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Decode the child's signed JSON lines.  Return the events (objects with an 'event' key), notes, and
+    how many lines did not come from the grader: with a wrong or missing signature, or out of sequence.
+    ``key`` None reads unsigned lines (tests of this function only)."""
+    events, notes, foreign, sequence = [], [], 0, 0
     for raw in lines:
         if not raw.strip():
             continue
+        if key is not None:
+            mac, _space, raw = raw.partition(b" ")
+            if not hmac.compare_digest(mac, sign(key, sequence, raw)):
+                foreign += 1
+                continue
+            sequence += 1
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -190,7 +205,7 @@ def parse_events(lines: Iterable[bytes]) -> tuple[list[dict[str, Any]], list[str
             continue
         if isinstance(event, dict) and isinstance(event.get("event"), str):
             events.append(event)
-    return events, notes
+    return events, notes, foreign
 
 
 def build_trace(

@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 import time
+import weakref
 from contextlib import redirect_stdout
 
 import pytest
 from cases import ROOT
 
 from grader.cli import main
+from grader.trace import parse_events, sign
 
 HOSTILE = ROOT / "tests" / "hostile"
 SOLUTION = ROOT / "solutions" / "backprop_linear.py"
@@ -63,6 +65,8 @@ def status(report, check_id):
         ("asks_input", "asked for input"),
         ("thread_bomb", "thread"),
         ("native_module", "native code"),
+        ("forge_channel", "private channel"),
+        ("reach_the_grader", "look inside the grader"),
     ],
 )
 def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
@@ -100,6 +104,50 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
     assert "w.grad is -9.84, expected -7.84" in patched  # the real gradient, not the -2.0 item() claims
     probe = reports["exit_in_probe"]
     assert status(probe, "forward") == "fail" and status(probe, "training") == "pass"
+    forged = reports["forge_channel"]
+    assert forged["score"] == 0 and forged["outcome"]["status"] == "tampered"
+    assert all(c["status"] == "fail" for c in forged["checks"])
+    assert reports["reach_the_grader"]["stdout"].startswith("reached the channel: False")
+
+
+def _signed(key: bytes, events: list[dict]) -> list[bytes]:
+    lines = [json.dumps(e, separators=(",", ":")).encode() for e in events]
+    return [sign(key, i, line) + b" " + line for i, line in enumerate(lines)]
+
+
+def test_the_channel_accepts_only_what_the_grader_signed() -> None:
+    key, other = os.urandom(32), os.urandom(32)
+    genuine = _signed(key, [{"event": "ready"}, {"event": "step", "loss": 1.0}, {"event": "done"}])
+    events, _, foreign = parse_events(genuine, key)
+    assert [e["event"] for e in events] == ["ready", "step", "done"] and foreign == 0
+    unsigned = b'{"event":"final","prediction":8.0}'
+    forged = [genuine[0], unsigned, b"0" * 32 + b" " + unsigned, _signed(other, [{"event": "done"}])[0],
+              genuine[0], genuine[1], genuine[2]]  # a line replayed out of sequence is not genuine either
+    events, _, foreign = parse_events(forged, key)
+    assert [e["event"] for e in events] == ["ready", "step", "done"] and foreign == 4
+
+
+def test_sealed_callables_lead_nowhere() -> None:
+    from grader._child import forwarder, seal
+
+    class Secret:
+        key = b"k"
+
+        def act(self, x):
+            return x + 1
+
+    keep: list = []
+    sealed = seal(Secret().act, keep)
+    assert sealed(1) == 2
+    for name in ("__self__", "__func__", "__closure__", "__globals__", "__class__", "_call", "__reduce_ex__"):
+        with pytest.raises(AttributeError):
+            getattr(sealed, name)
+    with pytest.raises(AttributeError):
+        object.__getattribute__(sealed, "_call")
+    assert type(sealed) is weakref.CallableProxyType  # type() names the proxy, not what it hides
+    stand_in = forwarder(sealed, Secret.act)
+    assert stand_in(2) == 3 and hash(stand_in) and stand_in.__name__ == "act" and stand_in.__closure__ is None
+    assert set(stand_in.__globals__) == {"__builtins__", "_target"} and stand_in.__globals__["_target"] is sealed
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
@@ -125,7 +173,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 21
+    assert code == 1 and len(reports) == 23
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
