@@ -21,6 +21,7 @@ import resource
 import signal
 import site
 import sys
+import threading
 
 def N_(message: str) -> str:
     """Marks a phrase for the catalog (grader/i18n.py); the parent translates it."""
@@ -73,71 +74,104 @@ class SandboxViolation(PermissionError):
         self.what, self.detail = what, detail
 
 
-class Policy:
-    def __init__(self, workdir: str, extra_read: tuple[str, ...] = ()) -> None:
-        self.workdir = os.path.realpath(workdir)
-        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *extra_read,
-                 "/usr", "/etc", "/dev", "/sys/devices/system/cpu", "/proc/self", f"/proc/{os.getpid()}"}
-        try:
-            roots.add(site.getusersitepackages())
-        except AttributeError:
-            pass
-        self.read_roots = tuple(sorted({os.path.realpath(r) for r in roots if r}))
-        self.active = False
-        self.threads = 0
-        self.attempts: list[str] = []
-        self.pid = os.getpid()
-        self.layers: list[str] = []
+def read_roots(extra_read: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The folders student code may read besides its own: Python's, its packages', the system's data."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *extra_read,
+             "/usr", "/etc", "/dev", "/sys/devices/system/cpu", "/proc/self", f"/proc/{os.getpid()}"}
+    try:
+        roots.add(site.getusersitepackages())
+    except AttributeError:
+        pass
+    return tuple(sorted({os.path.realpath(r) for r in roots if r}))
 
-    def inside(self, path: str, roots: tuple[str, ...]) -> bool:
-        real = os.path.realpath(path)
-        return any(real == root or real.startswith(root.rstrip("/") + "/") for root in roots)
 
-    def deny(self, what: str, detail: str = "") -> None:
-        if len(self.attempts) < 50:
-            self.attempts.append(what)
-        raise SandboxViolation(what, detail)
+class Control:
+    """The grader's side of the audit hook: switch it on, let one thread (the grader's own code, between
+    calls of student code) through, read what was refused.  Only the grader holds this object."""
 
-    def hook(self, event: str, args: tuple) -> None:
-        if not self.active:
+    def __init__(self, activate, exempt, attempts) -> None:
+        self.activate, self.exempt, self.attempts = activate, exempt, attempts
+
+
+def make_hook(workdir: str, roots: tuple[str, ...]):
+    """The audit hook, and its Control.  The hook is a closure whose frame shows only immutable values
+    (a flag, a thread id, a tuple of attempts, paths): student code that gets hold of that frame (from a
+    ``__fspath__`` the hook calls, a signal handler) finds nothing to switch off and no grader object."""
+    workdir = os.path.realpath(workdir)
+    pid = os.getpid()
+    active, exempt_thread, attempts, threads = False, None, (), 0
+    get_ident = threading.get_ident
+
+    def hook(event: str, args: tuple) -> None:
+        nonlocal attempts, threads
+        if not active or get_ident() == exempt_thread:
             return
-        if event == "open":
-            self.check_open(args)
-        elif event == "import":
-            # A compiled module the submission wrote into its folder would run outside every rule here.
-            filename = args[1] if len(args) > 1 else None
-            if isinstance(filename, str) and not filename.endswith((".py", ".pyc")) \
-                    and self.inside(filename, (self.workdir,)):
-                self.deny(N_("load native code (ctypes)"), filename)
-        elif event in DENIED_EVENTS:
-            self.deny(DENIED_EVENTS[event])
-        elif event == "_thread.start_new_thread":
-            self.threads += 1
-            if self.threads > MAX_THREADS:
-                self.deny(N_("start more threads"), str(MAX_THREADS))
-        elif event == "os.kill":
-            if args and args[0] not in (0, self.pid, os.getpid()):
-                self.deny(N_("signal another process"))
-        elif event in PATH_EVENTS:
-            for i in PATH_EVENTS[event]:
-                if i < len(args) and isinstance(args[i], (str, bytes, os.PathLike)):
-                    path = os.fsdecode(args[i])
-                    if not self.inside(path, (self.workdir,)):
-                        self.deny(N_("change files outside its folder"), path)
+        if event == "_thread.start_new_thread":
+            threads += 1
+            refusal = (N_("start more threads"), str(MAX_THREADS)) if threads > MAX_THREADS else None
+        else:
+            refusal = judge(event, args, workdir, roots, pid)
+        if refusal is not None:
+            if len(attempts) < 50:
+                attempts = attempts + (refusal[0],)
+            raise SandboxViolation(*refusal)
 
-    def check_open(self, args: tuple) -> None:
-        path, mode, flags = (tuple(args) + (None, None, None))[:3]
-        if path is None or isinstance(path, int):
-            return
-        path = os.fsdecode(path)
-        writing = bool(mode and any(c in str(mode) for c in "wax+")) or bool(
-            isinstance(flags, int) and flags & WRITE_FLAGS
-        )
-        if writing:
-            if not (self.inside(path, (self.workdir,)) or path == "/dev/null"):
-                self.deny(N_("write outside its folder"), path)
-        elif not self.inside(path, (self.workdir,) + self.read_roots):
-            self.deny(N_("read a file outside its folder"), path)
+    def activate() -> None:
+        nonlocal active
+        active = True
+
+    def exempt(on: bool) -> None:
+        nonlocal exempt_thread
+        exempt_thread = get_ident() if on else None
+
+    def refused() -> tuple[str, ...]:
+        return attempts
+
+    return hook, Control(activate, exempt, refused)
+
+
+def inside(path: str, roots: tuple[str, ...]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def judge(event: str, args: tuple, workdir: str, roots: tuple[str, ...], pid: int) -> tuple[str, str] | None:
+    """What the sandbox refuses of one audit event from student code: (catalog phrase, detail), or None."""
+    if event == "open":
+        return judge_open(args, workdir, roots)
+    if event == "import":
+        # A compiled module the submission wrote into its folder would run outside every rule here.
+        filename = args[1] if len(args) > 1 else None
+        if isinstance(filename, str) and not filename.endswith((".py", ".pyc")) and inside(filename, (workdir,)):
+            return N_("load native code (ctypes)"), filename
+    elif event in DENIED_EVENTS:
+        return DENIED_EVENTS[event], ""
+    elif event == "os.kill":
+        if args and args[0] not in (0, pid, os.getpid()):
+            return N_("signal another process"), ""
+    elif event in PATH_EVENTS:
+        for i in PATH_EVENTS[event]:
+            if i < len(args) and isinstance(args[i], (str, bytes, os.PathLike)):
+                path = os.fsdecode(args[i])
+                if not inside(path, (workdir,)):
+                    return N_("change files outside its folder"), path
+    return None
+
+
+def judge_open(args: tuple, workdir: str, roots: tuple[str, ...]) -> tuple[str, str] | None:
+    path, mode, flags = (tuple(args) + (None, None, None))[:3]
+    if path is None or isinstance(path, int):
+        return None
+    path = os.fsdecode(path)
+    writing = bool(mode and any(c in str(mode) for c in "wax+")) or bool(
+        isinstance(flags, int) and flags & WRITE_FLAGS
+    )
+    if writing:
+        if not (inside(path, (workdir,)) or path == "/dev/null"):
+            return N_("write outside its folder"), path
+    elif not inside(path, (workdir,) + roots):
+        return N_("read a file outside its folder"), path
+    return None
 
 
 def isolate_network() -> bool:
@@ -163,7 +197,8 @@ PR_SET_NO_NEW_PRIVS = 38
 JAIL_UID_BASE = 1_500_000_000  # + the child's pid: a user no file and no other process belongs to
 JAIL_PROCESSES = 32  # threads and processes that user may have at once (RLIMIT_NPROC counts both)
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
-SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
+SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/etc",
+          "/proc/cpuinfo", "/sys/devices/system/cpu")  # torch reads these two to learn the CPU
 
 
 class JailError(OSError):

@@ -108,6 +108,9 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
     assert forged["score"] == 0 and forged["outcome"]["status"] == "tampered"
     assert all(c["status"] == "fail" for c in forged["checks"])
     assert reports["reach_the_grader"]["stdout"].startswith("reached the channel: False")
+    walker = reports["walk_frames"]
+    assert walker["stdout"].startswith("reached the grader: False"), walker["stdout"] + walker["stderr"]
+    assert any("signal handler" in note for note in walker["notes"])
 
 
 def _signed(key: bytes, events: list[dict]) -> list[bytes]:
@@ -128,7 +131,7 @@ def test_the_channel_accepts_only_what_the_grader_signed() -> None:
 
 
 def test_sealed_callables_lead_nowhere() -> None:
-    from grader._child import forwarder, seal
+    from grader._child import capability, forwarder, seal
 
     class Secret:
         key = b"k"
@@ -145,9 +148,14 @@ def test_sealed_callables_lead_nowhere() -> None:
     with pytest.raises(AttributeError):
         object.__getattribute__(sealed, "_call")
     assert type(sealed) is weakref.CallableProxyType  # type() names the proxy, not what it hides
-    stand_in = forwarder(sealed, Secret.act)
+    calls = []
+    before = capability(lambda foreign, args, kwargs: calls.append(("before", args)) or 7, keep)
+    after = capability(lambda foreign, token, ok: calls.append(("after", token, ok)), keep)
+    stand_in = forwarder(Secret().act, before, after)
     assert stand_in(2) == 3 and hash(stand_in) and stand_in.__name__ == "act" and stand_in.__closure__ is None
-    assert set(stand_in.__globals__) == {"__builtins__", "_target"} and stand_in.__globals__["_target"] is sealed
+    assert calls == [("before", (2,)), ("after", 7, True)]
+    assert set(stand_in.__globals__) == {"__builtins__", "_real", "_before", "_after", "_use"}
+    assert type(before.gi_frame.f_locals["sealed"]) is weakref.CallableProxyType  # all a frame shows
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
@@ -173,7 +181,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 23
+    assert code == 1 and len(reports) == 24
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
