@@ -1,12 +1,12 @@
 """The child process: runs one submission as ``__main__`` and reports what autograd really computed.
 
-This is the only module that imports torch or runs student code, and it only ever runs in a separate
-process started by grader/run.py.  It talks to its parent over two private pipes: it reads its
-configuration (JSON) from one, then closes it before student code starts; it writes events (one JSON
-object per line) to the other.  Student stdout and stderr go to the parent's capture, never mixed with
-the events.
+This is the only module that runs student code, and it only ever runs in a separate process started by
+grader/run.py.  It talks to its parent over two private pipes: it reads its configuration (JSON, with the
+key that signs events) from one, then closes it before student code starts; it writes signed events
+(one JSON object per line) to the other.  Student stdout and stderr go to the parent's capture, never
+mixed with the events.
 
-What it observes:
+What it observes (grader/_observer.py):
 * every backward pass (``torch.autograd.backward``, which ``Tensor.backward`` calls): the loss, then
   after the pass each spec parameter's ``.grad`` and the parameter values the loss was computed at.
   Parameters are found by the names the spec gives them, in the student's frames and module globals;
@@ -14,15 +14,18 @@ What it observes:
   hidden probes of ``forward`` and ``loss`` at random points the parent drew;
 * the figures matplotlib holds when ``plt.show()``/``plt.close()`` is called and at the end.
 
+The observer shares the process with student code; how it stays out of that code's reach is explained
+under "the boundary" below and in grader/_observer.py.
+
 Run as: python -I -B -c "<bootstrap>" CONFIG_FD EVENTS_FD   (see grader/run.py)
 """
 
 from __future__ import annotations
 
+import _signal
 import ast
 import base64
 import gc
-import hmac
 import importlib.abc
 import importlib.util
 import io
@@ -31,12 +34,9 @@ import linecache
 import os
 import random
 import signal
-import _signal
 import sys
 import tempfile
-import time
 import traceback
-import types
 import weakref
 
 from grader._sandbox import (
@@ -48,52 +48,8 @@ from grader._sandbox import (
     make_hook,
     read_roots,
 )
-from grader.trace import strict
 
 PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
-
-
-class _TimeLimit(BaseException):
-    """Raised inside student code when its time is up (a BaseException so `except Exception` won't eat it)."""
-
-
-class Channel:
-    """Events to the parent, one JSON object per line, each line signed: ``MAC JSON``, where MAC is an
-    HMAC-SHA256 (first 16 bytes, hex) of ``SEQUENCE:JSON`` under a key the parent drew for this run.  Student
-    code can write into the pipe, but what it writes fails the parent's check and the run is marked as
-    tampered with.  Step events are buffered (a write per event would cost more than the student's whole
-    training) and flushed every 64 events or 50 ms; every other event flushes at once."""
-
-    def __init__(self, fd: int, key: bytes) -> None:
-        self.fd = fd
-        self.buffer: list[bytes] = []
-        self.flushed = time.monotonic()
-        self.sequence = 0
-        self._sign = _signer(key)
-
-    def send(self, event: str, buffered: bool = False, **fields) -> None:
-        fields["event"] = event
-        line = json.dumps(strict(fields), allow_nan=False, separators=(",", ":")).encode()
-        self.buffer.append(self._sign(self.sequence, line) + b" " + line + b"\n")
-        self.sequence += 1
-        if not buffered or len(self.buffer) >= 64 or time.monotonic() - self.flushed > 0.05:
-            self.flush()
-
-    def flush(self) -> None:
-        data, self.buffer, self.flushed = b"".join(self.buffer), [], time.monotonic()
-        view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-
-
-def _signer(key: bytes):
-    digest = hmac.digest
-
-    def sign(sequence: int, line: bytes) -> bytes:
-        return digest(key, b"%d:" % sequence + line, "sha256")[:16].hex().encode()
-
-    return sign
 
 
 def _read_all(fd: int) -> bytes:
@@ -105,481 +61,6 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks)
-
-
-class Observer:
-    """Watches one run of student code and holds what must stay out of its reach: the channel and its key,
-    and private references to torch.  Its methods run only through a capability (see ``_capability``):
-    signals held back, the garbage collector off, the audit hook letting this thread through; and they
-    never call student code nor read a student object through a Python-level attribute.  Every call of
-    student code is made by ``_drive``, whose frame holds nothing but capabilities and student data."""
-
-    def __init__(self, config: dict, channel: Channel, control) -> None:
-        import torch  # noqa: F401  (imported before student code so its functions can be kept privately)
-
-        self.torch = torch
-        self.real_backward = torch.autograd.backward
-        # Read and write tensors through the C base class, whose methods student code cannot replace, with
-        # __torch_function__ off: patching torch.Tensor.item or .grad, or a Tensor subclass, must neither
-        # make the grader read made-up numbers nor run student code inside the grader.
-        base = self.base = torch._C.TensorBase
-        self._item, self._numel, self._fill, self._copy = base.item, base.numel, base.fill_, base.copy_
-        self._detach, self._clone = base.detach, base.clone
-        self._grad = base.__dict__["grad"].__get__
-        self._set_grad = base.__dict__["grad"].__set__
-        self._is_leaf = base.__dict__["is_leaf"].__get__
-        self._grad_fn = base.__dict__["grad_fn"].__get__
-        self._shape = base.__dict__["shape"].__get__
-        self.quiet = torch._C.DisableTorchFunction
-        self.no_grad = torch.no_grad
-        self.config = config
-        self.channel = channel
-        self.control = control
-        self.filename = config["filename"]
-        self.names = tuple(config["spec"]["parameters"])
-        self.max_steps = int(config["spec"]["max_steps"])
-        self.steps = 0
-        self.extra_steps = 0
-        self.recording = True
-        self.module: types.ModuleType | None = None
-        self.last_seen: dict[str, object] = {}
-        self.functions_seen: dict[str, object] = {}
-        self.ignored = 0  # backward passes that involved none of the assignment's parameters
-        self.touched: dict[tuple, bool] = {}
-        self.pending: dict[int, tuple] = {}  # backward passes under way: token -> what was seen before
-        self.tokens = 0
-        self.noted: set[str] = set()
-        self.figures: dict[tuple[int, int], dict] = {}
-        self.cell_key = 0  # the notebook cell running now (0 for a script)
-        self.cell_pngs: dict[int, str] = {}
-        self.filenames = frozenset({self.filename})
-        self.units: list[dict] = []
-        self.ended: dict | None = None
-        self.started = time.monotonic()
-        self.probing: dict | None = None
-        self.sealed: list = []  # what seal() handed out, kept alive by this object (see _prepare)
-        self.stand_in = None  # what torch.autograd.backward becomes (see forwarder)
-
-    def dispatch(self, foreign_handlers: bool, method, *args):
-        """The one way into the observer (through a capability)."""
-        self.control.exempt(True)
-        try:
-            with self.quiet():
-                if foreign_handlers:
-                    self.note(N_("Your program set a signal handler; the grader removed it."))
-                return method(*args)
-        finally:
-            self.control.exempt(False)
-
-    # -- values --------------------------------------------------------------------------------------
-
-    def is_tensor(self, value) -> bool:
-        return issubclass(type(value), self.base)
-
-    def scalar(self, value):
-        """A float from a tensor of one element (read through the C base class); None otherwise."""
-        if self.is_tensor(value):
-            if self._numel(value) != 1:
-                return None
-            return float(self._item(value))
-        return None
-
-    def note(self, template: str, **args) -> None:
-        key = template + repr(sorted(args.items()))
-        if key not in self.noted:
-            self.noted.add(key)
-            self.channel.send("note", text=text(template, **args))
-
-    # -- finding the parameters ----------------------------------------------------------------------
-
-    def namespaces(self):
-        """The student's frames (innermost first) and module globals, for looking names up."""
-        spaces, line = [], None
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_filename in self.filenames:
-                if line is None:
-                    line = (frame.f_lineno, os.path.basename(frame.f_code.co_filename))
-                spaces.append(frame.f_locals)
-            frame = frame.f_back
-        if self.module is not None:
-            spaces.append(self.module.__dict__)
-        return spaces, line
-
-    def find_params(self, spaces, loss) -> dict[str, object]:
-        found = {}
-        for name in self.names:
-            for space in spaces:
-                value = space.get(name)
-                if self.is_tensor(value):
-                    found[name] = value
-                    break
-        missing = [name for name in self.names if name not in found]
-        if missing and self.is_tensor(loss):
-            # A parameter under another name: accept it when it is the only unnamed leaf left.
-            known = {id(t) for t in found.values()}
-            leaves = [t for t in self.graph(loss)[1] if id(t) not in known]
-            if len(missing) == 1 and len(leaves) == 1:
-                found[missing[0]] = leaves[0]
-                self.note(N_("The parameter {name} was found under another name."), name=missing[0])
-            elif found:
-                for name in missing:
-                    self.note(N_("No tensor named {name} was found when backward() was called."), name=name)
-        return found
-
-    def graph(self, loss) -> tuple[list, list]:
-        """The nodes of the loss's autograd graph, and the leaf tensors they accumulate into."""
-        nodes, leaves, seen, stack = [], [], set(), [self._grad_fn(loss)]
-        while stack:
-            node = stack.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            nodes.append(node)
-            variable = _c_attribute(node, "variable")
-            if self.is_tensor(variable):
-                leaves.append(variable)
-            for pair in _c_attribute(node, "next_functions") or ():
-                if type(pair) is tuple and pair:
-                    stack.append(pair[0])
-        return nodes, leaves
-
-    def touches(self, loss, params: dict) -> bool:
-        """Whether this backward pass involves any of the assignment's parameters (a notebook holding both
-        homeworks also trains the other one's).  When in doubt, it does."""
-        if not params or not self.is_tensor(loss) or self._grad_fn(loss) is None:
-            return True
-        try:
-            nodes, leaves = self.graph(loss)
-        except Exception:  # noqa: BLE001
-            return True
-        for tensor in params.values():
-            if any(leaf is tensor for leaf in leaves):
-                return True
-            grad_fn = self._grad_fn(tensor)
-            if grad_fn is not None and any(node is grad_fn for node in nodes):
-                return True
-        return False
-
-    # -- backward passes (through the stand-in for torch.autograd.backward) --------------------------
-
-    def before(self, args, kwargs):
-        """What the loss and the parameters are as a backward pass starts; a token for ``after``."""
-        if not self.recording or type(args) is not tuple or type(kwargs) is not dict:
-            return None
-        loss = args[0] if args else kwargs.get("tensors")
-        if type(loss) in (list, tuple) and len(loss) == 1:
-            loss = loss[0]
-        spaces, line = self.namespaces()
-        params = self.find_params(spaces, loss if self.is_tensor(loss) else None)
-        site = (line, tuple(id(t) for t in params.values()))
-        if site not in self.touched:  # the same call site with the same tensors: the same answer
-            self.touched[site] = bool(params) and self.touches(loss, params)
-        if not self.touched[site]:
-            # Another model's training (a notebook holding both homeworks), or parameters under other names.
-            self.ignored += 1
-            return None
-        self.last_seen.update(params)
-        for name in ("forward", "loss"):  # the functions in use while this assignment trains
-            for space in spaces:
-                if callable(space.get(name)):
-                    self.functions_seen[name] = space[name]
-                    break
-        self.tokens += 1
-        before = {name: self.scalar(t) for name, t in params.items()}
-        self.pending[self.tokens] = (params, before, self.scalar(loss), line)
-        return self.tokens
-
-    def after(self, token, succeeded) -> None:
-        entry = self.pending.pop(token, None) if type(token) is int else None
-        if entry is None or succeeded is not True:
-            return
-        params, before, loss_value, line = entry
-        grads = {}
-        for name, tensor in params.items():
-            grad = self._grad(tensor) if self._is_leaf(tensor) else None
-            grads[name] = self.scalar(grad) if grad is not None else None
-        if self.steps < self.max_steps:
-            self.channel.send("step", buffered=True, loss=loss_value, grads=grads, params=before,
-                              line=line[0] if line else None, file=line[1] if line else None)
-        else:
-            self.extra_steps += 1
-        self.steps += 1
-
-    # -- figures (read by _read_figures, in student territory; only plain data arrives here) ------------
-
-    def figure_changed(self, number, lines, axes) -> bool:
-        known = self.figures.get((self.cell_key, number))
-        return known is None or known["lines"] != lines or known["axes"] != axes
-
-    def record_figure(self, number, lines, axes, png) -> None:
-        if type(number) is not int or type(lines) is not list or type(axes) is not int:
-            return
-        png = png if type(png) is str else None
-        self.figures[(self.cell_key, number)] = {"number": number, "lines": _plain(lines), "png": png,
-                                                 "axes": axes}
-        if png:
-            self.cell_pngs[number] = png
-
-    def figure_failed(self, error) -> None:
-        self.note(N_("A figure could not be read: {error}."), error=str(error)[:100] if type(error) is str else "?")
-
-    # -- running the student's code ---------------------------------------------------------------------
-
-    def begin(self):
-        """Set up the run: the module, the stand-in for torch.autograd.backward, the sandbox.  Returns what
-        _drive needs: the units to run, the module's namespace, the time limit, the student's file names."""
-        if self.module is not None:
-            return None  # once only
-        cells = self.config.get("cells")
-        if cells is None:
-            units = [{"filename": self.filename, "source": self.config["source"], "cell": None}]
-        else:
-            units = [{"filename": f"{self.filename}, cell {c['number']}", "source": c["source"], "cell": c}
-                     for c in cells]
-        self.units = units
-        self.filenames = frozenset(unit["filename"] for unit in units)
-        module = types.ModuleType("__main__")
-        module.__file__ = self.config["workfile"]
-        module.__builtins__ = __builtins__
-        self.module = module
-        sys.modules["__main__"] = module
-        sys.argv = [self.config["workfile"]]
-        if cells is not None:
-            module.__dict__.update(display=_display, get_ipython=_Shell)
-            sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
-        for unit in units:
-            linecache.cache[unit["filename"]] = (len(unit["source"]), None, unit["source"].splitlines(True),
-                                                 unit["filename"])
-        self.torch.autograd.backward = self.stand_in
-        self.started = time.monotonic()
-        self.control.activate()  # from here to the end of the process; this thread is let through only here
-        plain = [{"filename": u["filename"], "source": u["source"], "cell": dict(u["cell"]) if u["cell"] else None}
-                 for u in units]
-        return plain, module.__dict__, float(self.config["time_limit"]), self.filenames
-
-    def start_unit(self, index) -> None:
-        if type(index) is int and 0 <= index < len(self.units) and self.units[index]["cell"]:
-            self.cell_key = self.units[index]["cell"]["number"]
-
-    def end_unit(self, index, ended, output) -> bool:
-        """How one unit ended, as _drive described it (plain data); whether to stop there."""
-        if type(index) is not int or not 0 <= index < len(self.units) or self.units[index].get("done"):
-            return True
-        self.units[index]["done"] = True
-        ended = _plain(ended) if type(ended) is dict else {"status": "exception"}
-        if ended.get("status") not in ("finished", "exception", "exit", "timeout", "syntax_error"):
-            ended = {"status": "exception"}
-        self.ended = ended
-        cell = self.units[index]["cell"]
-        if cell is not None:
-            self.send_cell(cell, ended, _plain(output) if type(output) is dict else {})
-        return ended["status"] != "finished" or bool(ended.get("stop"))
-
-    def send_cell(self, cell: dict, outcome: dict, output: dict) -> None:
-        """What one notebook cell produced, for the graded notebook (its figures were read just before)."""
-        pngs = list(self.cell_pngs.values())
-        self.cell_pngs = {}
-        failed = outcome["status"] not in ("finished",)
-        self.channel.send(
-            "cell",
-            index=cell["index"],
-            number=cell["number"],
-            stdout=output.get("stdout") or "",
-            stderr=output.get("stderr") or "",
-            result=output.get("result"),
-            error=(outcome.get("message") or outcome["status"]) if failed else None,
-            error_name=(outcome.get("exc_type") or outcome["status"]) if failed else None,
-            traceback=(outcome.get("traceback") or "").splitlines() if failed else [],
-            figures=pngs,
-        )
-
-    def end_run(self, between_units) -> None:
-        """The program has ended (``between_units``: its time ran out between two cells)."""
-        if not self.recording:
-            return
-        self.recording = False
-        limit = float(self.config["time_limit"])
-        outcome = dict(self.ended or {"status": "finished"})
-        if between_units is True:
-            outcome = {"status": "timeout", "limit": limit}
-        if outcome["status"] == "timeout":
-            outcome["limit"] = limit
-        outcome.pop("stop", None)
-        outcome["seconds"] = time.monotonic() - self.started
-        outcome.setdefault("file", os.path.basename(self.filename))
-        self.channel.send("outcome", **outcome)
-
-    # -- after the run ----------------------------------------------------------------------------------
-
-    def current_params(self) -> dict[str, object]:
-        params = {}
-        space = self.module.__dict__ if self.module is not None else {}
-        for name in self.names:
-            value = space.get(name)
-            if self.is_tensor(value):
-                params[name] = value
-            elif name in self.last_seen:
-                params[name] = self.last_seen[name]
-        return params
-
-    def student_function(self, name: str):
-        """The student's forward or loss: the one in use during training, else the module's."""
-        seen = self.functions_seen.get(name)
-        if callable(seen):
-            return seen
-        space = self.module.__dict__ if self.module is not None else {}
-        found = space.get(name)
-        return found if callable(found) else None
-
-    def calls(self):
-        """The calls of student code to make after the run, in order: forward(probe_x), then the probes.
-        Binds forward and loss in the module as they were during training (a loss() calling forward() by
-        name then finds the forward of the same assignment); ``finish`` puts the names back."""
-        if self.recording or self.probing is not None:
-            return None
-        space = self.module.__dict__ if self.module is not None else {}
-        self.probing = {"saved": {name: space.get(name, _MISSING) for name in self.functions_seen}, "done": set()}
-        space.update(self.functions_seen)
-        forward = self.student_function("forward")
-        calls = [("final", forward, (float(self.config["spec"]["probe_x"]),))]
-        for index, point in enumerate(self.config["probes"]):
-            function = self.student_function(point["kind"])
-            args = (point["x"],) if point["kind"] == "forward" else (point["x"], point["y"])
-            calls.append((index, function, args))
-        return calls
-
-    def final_result(self, value, type_name, error) -> None:
-        if self.probing is None or "final" in self.probing["done"]:
-            return
-        self.probing["done"].add("final")
-        functions = [name for name in ("forward", "loss") if self.student_function(name) is not None]
-        params = self.current_params()
-        if self.ignored:
-            names = ", ".join(self.names)
-            self.note(N_("{count} backward passes that involved none of {names} were not counted (the parameters "
-                         "must keep the assignment's names)."), count=self.ignored, names=names)
-        prediction = value if type(value) is float else None
-        if self.student_function("forward") is None:
-            error = text(N_("there is no function named {name}"), name="forward")
-        elif type(error) is str:
-            error = text("{error}", error=error[:600])
-        elif prediction is None:
-            error = text(N_("forward({x:g}) returned {type}, not a number"),
-                         x=self.config["spec"]["probe_x"], type=str(type_name)[:100])
-        else:
-            error = None
-        self.channel.send(
-            "final",
-            params={name: self.scalar(t) for name, t in params.items()},
-            leaf={name: bool(self._is_leaf(t)) for name, t in params.items()},
-            prediction=prediction,
-            prediction_error=error,
-            functions=functions,
-        )
-        if self.extra_steps:
-            self.channel.send("extra_steps", count=self.extra_steps)
-
-    def probe_begin(self, index):
-        """Put the probe's parameter values in place; the student function is then called by _drive."""
-        if self.probing is None or type(index) is not int or index in self.probing["done"] \
-                or not 0 <= index < len(self.config["probes"]) or "current" in self.probing:
-            return False
-        point = self.config["probes"][index]
-        torch = self.torch
-        space = self.module.__dict__ if self.module is not None else {}
-        originals = self.current_params()
-        probe_tensors, restore_globals, restore_data = {}, {}, {}
-        for name in self.names:
-            value = float(point["params"][name])
-            original = originals.get(name)
-            one = self.is_tensor(original) and self._numel(original) == 1
-            shape = tuple(self._shape(original)) if one else (1,)
-            if self.is_tensor(space.get(name)) or original is None:
-                fresh = torch.full(shape, value, dtype=torch.float32).requires_grad_(True)
-                restore_globals[name] = space.get(name, _MISSING)
-                space[name] = fresh
-                probe_tensors[name] = fresh
-            elif self._is_leaf(original):  # a parameter kept in a closure: change it in place, then put it back
-                with self.no_grad():
-                    restore_data[name] = (original, self._clone(self._detach(original)), self._grad(original))
-                    self._fill(original, value)
-                self._set_grad(original, None)
-                probe_tensors[name] = original
-        self.probing["current"] = (index, probe_tensors, restore_globals, restore_data)
-        return True
-
-    def probe_end(self, index, value, type_name, error, differentiated) -> None:
-        current = self.probing.get("current") if self.probing else None
-        if current is None or current[0] != index:
-            return
-        del self.probing["current"]
-        self.probing["done"].add(index)
-        _, probe_tensors, restore_globals, restore_data = current
-        point = self.config["probes"][index]
-        kind = point["kind"]
-        try:
-            value = value if type(value) is float else None
-            grads: dict = {}
-            if type(error) is str:
-                error = text("{error}", error=error[:600])
-                value = None
-            elif value is None:
-                error = text(N_("{kind} returned {type}, not a number"), kind=kind, type=str(type_name)[:100])
-            elif differentiated is True:
-                grads = {name: self.scalar(self._grad(t)) for name, t in probe_tensors.items()}
-                error = None
-            else:
-                grads = {name: None for name in self.names}
-                error = None
-            self.channel.send("probe", kind=kind, params=point["params"], x=point["x"], y=point.get("y"),
-                              value=value, grads=grads, error=error)
-        finally:
-            space = self.module.__dict__ if self.module is not None else {}
-            _restore(space, restore_globals)
-            for tensor, data, grad in restore_data.values():
-                with self.no_grad():
-                    self._copy(tensor, data)
-                self._set_grad(tensor, grad)
-
-    def finish(self) -> None:
-        if self.probing is None or self.probing.get("finished"):
-            return
-        self.probing["finished"] = True
-        space = self.module.__dict__ if self.module is not None else {}
-        _restore(space, self.probing["saved"])
-        for what in dict.fromkeys(self.control.attempts()):
-            self.note(N_("Your program tried to {what}; that is not allowed while grading."), what=what)
-        for figure in self.figures.values():
-            self.channel.send("figure", number=figure["number"], lines=figure["lines"], png=figure["png"])
-        self.channel.send("done")
-
-
-def _c_attribute(obj, name: str):
-    """An attribute of ``obj`` as its C type defines it, skipping any class written in Python (which student
-    code could have patched): for autograd nodes, ``variable`` and ``next_functions``."""
-    for cls in type(obj).__mro__:
-        if not cls.__flags__ & _HEAPTYPE and name in cls.__dict__:
-            return cls.__dict__[name].__get__(obj, type(obj))
-    return None
-
-
-_HEAPTYPE = 1 << 9
-
-
-def _plain(value, depth: int = 0):
-    """A copy of ``value`` made only of JSON's types (exact types: nothing a student subclassed), so that the
-    observer never calls a method of a student object."""
-    if depth > 6:
-        return None
-    kind = type(value)
-    if value is None or kind in (bool, int, float, str):
-        return value
-    if kind in (list, tuple):
-        return [_plain(v, depth + 1) for v in value[:10_000]]
-    if kind is dict:
-        return {k: _plain(v, depth + 1) for k, v in value.items() if type(k) is str}
-    return None
 
 
 _MISSING = object()
@@ -665,100 +146,119 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:500] if text else type(exc).__name__
 
 
-def _raise_time_limit(signum, frame):
-    raise _TimeLimit()
+# The time limit is SIGALRM handled by signal.default_int_handler, which raises KeyboardInterrupt (a
+# BaseException, so `except Exception` in student code does not swallow it).  A builtin, unlike a Python
+# function, cannot be changed by student code, and it may run anywhere, even inside the observer.
+TIME_LIMIT = KeyboardInterrupt
 
 
 # -- the boundary: what student code can reach ------------------------------------------------------------
 #
-# Student code runs in the same process as the observer.  What keeps the observer out of its reach:
+# Student code runs in the same process as the observer (grader/_observer.py).  Everything in this module
+# is student territory: student code can reach it and change it, and nothing here holds anything that would
+# let it forge a result.  What keeps the observer out of reach:
+# * the observer's module is private (out of sys.modules, private builtins, private references);
 # * every grader frame below or around student code (_drive, run_job, the stand-in for backward, the
 #   capabilities, the audit hook) holds only student data, immutable values and capabilities, so walking
 #   frames (sys._getframe().f_back, a traceback, a signal handler's frame) finds nothing to misuse;
-# * a capability is a generator around a sealed proxy: calling it runs one observer method, with the
-#   Python signal handlers the student set removed first (a handler receives the frame it interrupts), the
-#   garbage collector off (no student finalizer runs inside either), and any error kept inside (a
-#   traceback would carry the observer's frames);
+# * a capability (_capability) is a generator around a sealed proxy: calling it runs one observer method,
+#   which only records what it reads itself or plain values; student code may call any of them, to no gain;
 # * the observer, its channel and key are kept alive only by a reference cycle frozen out of the collector's
-#   reach (gc.freeze), so no global, closure or frame points at them.
+#   reach (gc.freeze), so no global, closure or frame points at them, and gc.get_objects does not list them.
 
 _REAL_CLOSE = None
 _CURRENT: dict[str, object] = {}  # capabilities for the functions installed in pyplot and os (student-visible)
-_HANDLED = tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
 
 
-class _Sealed:
-    """A callable whose insides student code cannot follow.  It is only ever handed out through
-    ``weakref.proxy``, which forwards calls but not the object: no ``__self__``, ``__closure__``,
-    ``__globals__`` or ``__class__`` leads from it to what it calls, and every attribute lookup the proxy
-    forwards is refused here."""
+def sealer():
+    """A new ``seal`` function with a class of its own.  The class is out of student code's reach (only the
+    proxies lead to its instances, and they do not tell their type): a reachable class could be changed."""
 
-    __slots__ = ("_call", "__weakref__")
+    class Sealed:
+        """A callable whose insides student code cannot follow.  It is only ever handed out through
+        ``weakref.proxy``, which forwards calls but not the object: no ``__self__``, ``__closure__``,
+        ``__globals__`` or ``__class__`` leads from it to what it calls, and every attribute lookup the
+        proxy forwards is refused here."""
 
-    def __init__(self, call) -> None:
-        object.__setattr__(self, "_call", call)
+        __slots__ = ("_call", "__weakref__")
 
-    def __call__(self, *args, **kwargs):
-        return object.__getattribute__(self, "_call")(*args, **kwargs)
+        def __init__(self, call) -> None:
+            object.__setattr__(self, "_call", call)
 
-    def __getattribute__(self, name):
-        raise AttributeError(name)
+        def __call__(self, *args, **kwargs):
+            return object.__getattribute__(self, "_call")(*args, **kwargs)
 
-    def __setattr__(self, name, value):
-        raise AttributeError(name)
+        def __getattribute__(self, name):
+            raise AttributeError(name)
 
-    def __delattr__(self, name):
-        raise AttributeError(name)
+        def __setattr__(self, name, value):
+            raise AttributeError(name)
+
+        def __delattr__(self, name):
+            raise AttributeError(name)
+
+    proxy = weakref.proxy
+
+    def seal(call, keep: list):
+        """A proxy of ``call`` for student-facing places; ``keep`` holds the sealed object alive."""
+        sealed = Sealed(call)
+        keep.append(sealed)
+        return proxy(sealed)
+
+    return seal
 
 
 def seal(call, keep: list):
-    """A proxy of ``call`` for student-facing places; ``keep`` holds the sealed object alive."""
-    sealed = _Sealed(call)
-    keep.append(sealed)
-    return weakref.proxy(sealed)
+    """``sealer()(call, keep)``, for a single use."""
+    return sealer()(call, keep)
 
 
-def _silence_foreign_handlers() -> bool:
-    """Remove every Python signal handler the grader did not set (a handler receives the frame it
-    interrupts): the signal is ignored from then on.  Whether there was one."""
-    found = False
-    for signum in _HANDLED:
-        handler = _signal.getsignal(signum)  # 2 us for all of them; signal.getsignal takes 25 times that
-        if handler is not None and type(handler) is not int and handler is not signal.default_int_handler \
-                and handler is not _raise_time_limit:
-            _signal.signal(signum, _signal.SIG_IGN)
-            found = True
-    return found
-
-
-def _capability(sealed):
+def _capability(sealed, tools):
     """A generator that calls ``sealed`` (a proxy of Observer.dispatch bound to one method) for each value
-    sent to it, and yields (result, exception to raise in the caller).  Its frame holds only the proxy.
+    sent to it, and yields (result, exception to raise in the caller).  Everything it uses is a local bound
+    when it was made (``tools``: builtins only), so nothing student code can reach changes what it does;
+    its frame shows a proxy and builtins, nothing more.
 
-    No Python signal handler but the grader's can run inside the observer: the student's are removed
-    first, and student code cannot set one again before the call returns (no student code runs meanwhile,
-    and only the main thread may set handlers).  The grader's handlers raise (the time limit, Ctrl-C):
-    that is passed on, as a fresh exception with no trace of the observer's frames."""
+    Before each call it removes the Python signal handlers student code set (a handler receives the frame
+    it interrupts; student code cannot set one again before the call returns: none of it runs meanwhile,
+    and only the main thread may set handlers), refuses while a trace or profile function is set (one sees
+    every frame), and turns the collector off (no student finalizer runs inside).  The grader's own
+    handler raises (the time limit): that is passed on as a fresh exception, with no observer frames."""
+    getsignal, setsignal, ignore, keep, handled, gettrace, getprofile, isenabled, disable, enable = tools
     result = None
     while True:
         args = yield result
-        foreign = _silence_foreign_handlers()
-        collecting = gc.isenabled()
-        gc.disable()  # no student finalizer runs inside the observer either
+        result = (None, None)
+        if gettrace() is not None or getprofile() is not None:
+            continue  # refused: only code that got past the audit hook can have set one
+        foreign = False
+        for signum in handled:
+            handler = getsignal(signum)
+            if handler is not None and type(handler) is not int and handler is not keep:
+                setsignal(signum, ignore)
+                foreign = True
+        collecting = isenabled()
+        disable()
         value, pending = None, None
         try:
             value = sealed(foreign, *args)
         except Exception:  # noqa: BLE001 - a failure of the grader's own: the call just does nothing
             value = None
-        except BaseException as exc:  # noqa: BLE001 - the time limit, usually
+        except BaseException as exc:  # noqa: BLE001 - the time limit
             pending = type(exc)()
         if collecting:
-            gc.enable()
+            enable()
         result = (value, pending)
 
 
-def capability(method, keep: list):
-    generator = _capability(seal(method, keep))
+_TOOLS = (_signal.getsignal, _signal.signal, _signal.SIG_IGN, signal.default_int_handler,
+          tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)),
+          sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable)
+
+
+def capability(call, keep: list, sealer=None):
+    """A capability calling ``call`` (through a sealed proxy; ``keep`` holds it alive)."""
+    generator = _capability((sealer or seal)(call, keep), _TOOLS)
     next(generator)
     return generator
 
@@ -797,7 +297,7 @@ def forwarder(real, before, after, like=None):
 
 
 class _Caps:
-    """The capabilities _drive uses (student-visible, like everything _drive holds)."""
+    """The capabilities _drive uses (student-visible, like everything _drive holds: each is safe to call)."""
 
     __slots__ = ("begin", "start_unit", "end_unit", "end_run", "calls", "final_result", "probe_begin",
                  "probe_end", "finish", "flush", "figure_changed", "record_figure", "figure_failed")
@@ -827,7 +327,7 @@ def _describe(exc: BaseException, filenames, limit: float) -> dict:
     where = os.path.basename(frames[-1].filename) if frames else None
     line = frames[-1].lineno if frames else None
     listing = "".join(traceback.format_list(frames)) if frames else ""
-    if isinstance(exc, _TimeLimit):
+    if isinstance(exc, TIME_LIMIT):
         return {"status": "timeout", "limit": limit, "line": line, "file": where,
                 "traceback": listing + f"(stopped here: the time limit of {limit:g} s ran out)\n"}
     if isinstance(exc, SystemExit):
@@ -878,7 +378,7 @@ def _guarded(function, args):
     signal.setitimer(signal.ITIMER_REAL, PROBE_SECONDS)
     try:
         return function(*args), None
-    except _TimeLimit:
+    except TIME_LIMIT:
         return None, f"it did not return within {PROBE_SECONDS:g} s"
     except BaseException as exc:  # noqa: BLE001
         try:
@@ -892,11 +392,23 @@ def _guarded(function, args):
 def _drive(caps: _Caps) -> None:
     """Run the student's program, then the calls the grader makes of its functions.  The only frame from
     which student code is called: it holds capabilities and student data, nothing else."""
+    import torch
+
     began = _use(caps.begin)
     if began is None:
         return
-    units, namespace, limit, filenames = began
-    signal.signal(signal.SIGALRM, _raise_time_limit)
+    units, module, limit, filenames = began
+    sys.modules["__main__"] = module
+    sys.argv = [module.__file__]
+    namespace = module.__dict__
+    for unit in units:
+        linecache.cache[unit["filename"]] = (len(unit["source"]), None, unit["source"].splitlines(True),
+                                             unit["filename"])
+    if any(unit["cell"] is not None for unit in units):
+        namespace.update(display=_display, get_ipython=_Shell)
+        sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
+    torch.autograd.backward = _STAND_IN[0]
+    signal.signal(signal.SIGALRM, signal.default_int_handler)
     signal.setitimer(signal.ITIMER_REAL, limit)
     between_units = False
     try:
@@ -919,26 +431,42 @@ def _drive(caps: _Caps) -> None:
                           "stderr": sys.stderr.take() if type(sys.stderr) is _Tee else ""}
             if _use(caps.end_unit, index, ended, output):
                 break
-    except _TimeLimit:  # between cells
+    except TIME_LIMIT:  # between cells
         between_units = True
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     _use(caps.end_run, between_units)
-    signal.signal(signal.SIGALRM, _raise_time_limit)  # in case the program replaced it
-    calls = _use(caps.calls) or []
-    for index, function, args in calls:
-        if index == "final":
-            result, error = _guarded(function, args) if callable(function) else (None, None)
-            _use(caps.final_result, _scalar(result), type(result).__name__, error)
-            continue
-        if not callable(function) or not _use(caps.probe_begin, index):
-            continue  # the parent knows which functions exist from the "final" event
-        result, error = _guarded(function, args)
-        value, differentiated = _scalar(result), False
-        if error is None and value is not None and _requires_grad(result):
-            _, error = _guarded(_REAL_BACKWARD, (result.sum(),))
-            differentiated = error is None
-        _use(caps.probe_end, index, value, type(result).__name__, error, differentiated)
+    signal.signal(signal.SIGALRM, signal.default_int_handler)  # in case the program replaced it
+    planned = _use(caps.calls)
+    if planned is None:
+        return
+    bindings, calls = planned
+    saved = {name: namespace.get(name, _MISSING) for name in bindings}
+    namespace.update(bindings)  # forward and loss as they were during training
+    try:
+        for index, function, args in calls:
+            if index == "final":
+                result, error = _guarded(function, args) if callable(function) else (None, None)
+                _use(caps.final_result, _scalar(result), type(result).__name__, error)
+                continue
+            if not callable(function):
+                continue  # the parent knows which functions exist from the "final" event
+            bind = _use(caps.probe_begin, index)
+            if bind is None:
+                continue
+            unbind = {name: namespace.get(name, _MISSING) for name in bind}
+            namespace.update(bind)
+            try:
+                result, error = _guarded(function, args)
+                value, differentiated = _scalar(result), False
+                if error is None and value is not None and _requires_grad(result):
+                    _, error = _guarded(_REAL_BACKWARD, (result.sum(),))
+                    differentiated = error is None
+            finally:
+                _restore(namespace, unbind)
+            _use(caps.probe_end, index, value, type(result).__name__, error, differentiated)
+    finally:
+        _restore(namespace, saved)
     _snapshot(caps)
     _use(caps.finish)
 
@@ -1100,7 +628,14 @@ def _prepare(config: dict, events_fd: int) -> _Caps:
     """Everything before student code runs: the channel, the observer, the sandbox.  Returns the
     capabilities _drive needs; the observer itself is reachable from nowhere once this returns."""
     global _REAL_BACKWARD
-    channel = Channel(events_fd, bytes.fromhex(config.pop("key")))
+    import torch
+
+    import grader
+    import grader._observer as private
+
+    del sys.modules["grader._observer"]  # no name leads to it from now on
+    del grader._observer
+    channel = private.Channel(events_fd, bytes.fromhex(config.pop("key")))
     readable = [os.path.dirname(os.path.abspath(__file__))]
     try:
         import matplotlib
@@ -1110,18 +645,18 @@ def _prepare(config: dict, events_fd: int) -> _Caps:
         pass
     roots = read_roots(tuple(readable))
     hook, control = make_hook(config["workdir"], roots)
-    observer = Observer(config, channel, control)
-    observer.torch.set_num_threads(1)
-    keep = observer.sealed
+    observer = private.Observer(config, channel, control)
+    torch.set_num_threads(1)
+    keep, seal_here = observer.sealed, sealer()
 
     def cap(method):
-        return capability(lambda foreign, *args: observer.dispatch(foreign, method, *args), keep)
+        return capability(lambda foreign, *args: observer.dispatch(foreign, method, *args), keep, seal_here)
 
     caps = _Caps()
     for name in _Caps.__slots__:
-        setattr(caps, name, cap(channel.flush if name == "flush" else getattr(observer, name)))
-    observer.stand_in = forwarder(observer.real_backward, cap(observer.before), cap(observer.after))
-    _REAL_BACKWARD = observer.real_backward
+        setattr(caps, name, cap(getattr(observer, name)))
+    _STAND_IN[0] = forwarder(torch.autograd.backward, cap(observer.before), cap(observer.after))
+    _REAL_BACKWARD = torch.autograd.backward
     _FIGURE_PNG[0] = bool(config.get("figure_png"))
     install_plot_hooks()
     os.chdir(config["workdir"])
@@ -1132,10 +667,13 @@ def _prepare(config: dict, events_fd: int) -> _Caps:
     _CURRENT["caps"] = caps
     channel.send("ready", isolation=layers)
     # From here on the observer lives only in the cycle observer -> keep -> sealed -> lambda -> observer,
-    # which nothing else points at; frozen, the collector never frees it.
+    # which nothing else points at; frozen, the collector never frees it (and gc.get_objects never lists it).
     gc.collect()
     gc.freeze()
     return caps
+
+
+_STAND_IN: list = [None]  # what torch.autograd.backward becomes while student code runs
 
 
 def run_job(config: dict, events_fd: int) -> None:

@@ -1,17 +1,21 @@
-"""Limits and a Python audit-hook policy for the child process (stdlib only; used by grader/_child.py).
+"""Limits, a jail and an audit-hook policy for the child process (stdlib only; used by grader/_child.py).
 
 What it does, once torch is imported and just before student code runs:
 * resource limits: memory (RLIMIT_DATA, on top of what torch already holds), CPU time, the size of any file
   written, no core dumps;
-* an audit hook (PEP 578) that, while student code or a probe of it runs, refuses with PermissionError:
+* on Linux as root: a network namespace with no way out, and a jail (``jail``): a file system of its own
+  holding Python, its packages and the scratch folder (the only writable place), a user of its own, at most
+  JAIL_PROCESSES threads and processes.  These the kernel enforces, whatever the code does;
+* an audit hook (PEP 578), active from the moment student code starts, that refuses with PermissionError:
   starting processes (os.system, subprocess, os.fork, os.exec*, posix_spawn, pty), opening sockets,
   loading native code through ctypes, signalling other processes, writing, renaming or deleting files
-  outside the submission's scratch folder, and reading files outside that folder and the Python, site
-  packages and system data directories (so not another student's submission, nor the solutions).
+  outside the submission's scratch folder, reading files outside that folder and the Python, site
+  packages and system data directories, and the ways to reach the grader's own objects (gc, other
+  threads' frames, trace and profile functions).  The grader's own thread passes while the observer runs.
 
-What it does not do: an audit hook is not a security boundary against code that is determined to break
-out in-process (a native extension, or tampering with the interpreter through gc/frames).  It stops the
-usual accidents and attempts, and it makes each attempt visible.  See the README's sandbox section.
+The hook is built so that student code cannot switch it off by changing this module or builtins (see
+make_hook); its rules on files lean on os.path.realpath, which student code can change, so for files the
+jail is the wall and the hook a tripwire that names the attempt.  See the README's sandbox section.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import signal
 import site
 import sys
 import threading
+import types
 
 def N_(message: str) -> str:
     """Marks a phrase for the catalog (grader/i18n.py); the parent translates it."""
@@ -94,27 +99,76 @@ class Control:
 
 
 def make_hook(workdir: str, roots: tuple[str, ...]):
-    """The audit hook, and its Control.  The hook is a closure whose frame shows only immutable values
-    (a flag, a thread id, a tuple of attempts, paths): student code that gets hold of that frame (from a
-    ``__fspath__`` the hook calls, a signal handler) finds nothing to switch off and no grader object."""
+    """The audit hook, and its Control.
+
+    The hook is one closure that calls no function of this module and reads no global: its rules, and the
+    builtins it uses, are values bound when it was made.  So replacing anything in ``grader._sandbox``,
+    ``builtins`` or elsewhere cannot switch a rule off, and student code that sees the hook's frame (from a
+    ``__fspath__`` it calls, a signal handler) finds only immutable values.  The one thing it shares with
+    student code is ``os.path.realpath``/``os.fsdecode``, whose insides student code could change: that
+    can fool the rules on files (the jail is what holds them), not the others."""
     workdir = os.path.realpath(workdir)
+    roots = tuple(roots)
+    own = (workdir,)
+    readable = own + roots
     pid = os.getpid()
+    denied = types.MappingProxyType(dict(DENIED_EVENTS))
+    path_events = types.MappingProxyType(dict(PATH_EVENTS))
+    write_flags = WRITE_FLAGS
+    max_threads = MAX_THREADS
+    violation = SandboxViolation
+    realpath, fsdecode, getpid, get_ident = os.path.realpath, os.fsdecode, os.getpid, threading.get_ident
+    pathlike = (str, bytes, os.PathLike)
+    is_instance, length, to_str, to_tuple, to_bool, any_, int_ = isinstance, len, str, tuple, bool, any, int
+    phrases = (N_("start more threads"), N_("load native code (ctypes)"), N_("signal another process"),
+               N_("change files outside its folder"), N_("write outside its folder"),
+               N_("read a file outside its folder"))
     active, exempt_thread, attempts, threads = False, None, (), 0
-    get_ident = threading.get_ident
 
     def hook(event: str, args: tuple) -> None:
         nonlocal attempts, threads
         if not active or get_ident() == exempt_thread:
             return
-        if event == "_thread.start_new_thread":
+        refusal = None
+        checks = ()  # (path, where it must be)
+        if event in denied:
+            refusal = (denied[event], "")
+        elif event == "_thread.start_new_thread":
             threads += 1
-            refusal = (N_("start more threads"), str(MAX_THREADS)) if threads > MAX_THREADS else None
-        else:
-            refusal = judge(event, args, workdir, roots, pid)
+            if threads > max_threads:
+                refusal = (phrases[0], to_str(max_threads))
+        elif event == "open":
+            path, mode, flags = (to_tuple(args) + (None, None, None))[:3]
+            if path is not None and not is_instance(path, int_):
+                writing = to_bool(mode and any_(c in to_str(mode) for c in "wax+")) or to_bool(
+                    is_instance(flags, int_) and flags & write_flags)
+                path = fsdecode(path)
+                if writing and path != "/dev/null":
+                    checks = ((path, own, phrases[4]),)
+                elif not writing:
+                    checks = ((path, readable, phrases[5]),)
+        elif event == "import":
+            # A compiled module the submission wrote into its folder would run outside every rule here.
+            filename = args[1] if length(args) > 1 else None
+            if is_instance(filename, to_str) and not filename.endswith((".py", ".pyc")):
+                real = realpath(filename)
+                if real == workdir or real.startswith(workdir + "/"):
+                    refusal = (phrases[1], filename)
+        elif event == "os.kill":
+            if args and args[0] not in (0, pid, getpid()):
+                refusal = (phrases[2], "")
+        elif event in path_events:
+            checks = to_tuple((fsdecode(args[i]), own, phrases[3]) for i in path_events[event]
+                              if i < length(args) and is_instance(args[i], pathlike))
+        for path, where, phrase in checks:
+            real = realpath(path)
+            if not any_(real == root or real.startswith(root.rstrip("/") + "/") for root in where):
+                refusal = (phrase, path)
+                break
         if refusal is not None:
-            if len(attempts) < 50:
+            if length(attempts) < 50:
                 attempts = attempts + (refusal[0],)
-            raise SandboxViolation(*refusal)
+            raise violation(*refusal)
 
     def activate() -> None:
         nonlocal active
@@ -128,50 +182,6 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
         return attempts
 
     return hook, Control(activate, exempt, refused)
-
-
-def inside(path: str, roots: tuple[str, ...]) -> bool:
-    real = os.path.realpath(path)
-    return any(real == root or real.startswith(root.rstrip("/") + "/") for root in roots)
-
-
-def judge(event: str, args: tuple, workdir: str, roots: tuple[str, ...], pid: int) -> tuple[str, str] | None:
-    """What the sandbox refuses of one audit event from student code: (catalog phrase, detail), or None."""
-    if event == "open":
-        return judge_open(args, workdir, roots)
-    if event == "import":
-        # A compiled module the submission wrote into its folder would run outside every rule here.
-        filename = args[1] if len(args) > 1 else None
-        if isinstance(filename, str) and not filename.endswith((".py", ".pyc")) and inside(filename, (workdir,)):
-            return N_("load native code (ctypes)"), filename
-    elif event in DENIED_EVENTS:
-        return DENIED_EVENTS[event], ""
-    elif event == "os.kill":
-        if args and args[0] not in (0, pid, os.getpid()):
-            return N_("signal another process"), ""
-    elif event in PATH_EVENTS:
-        for i in PATH_EVENTS[event]:
-            if i < len(args) and isinstance(args[i], (str, bytes, os.PathLike)):
-                path = os.fsdecode(args[i])
-                if not inside(path, (workdir,)):
-                    return N_("change files outside its folder"), path
-    return None
-
-
-def judge_open(args: tuple, workdir: str, roots: tuple[str, ...]) -> tuple[str, str] | None:
-    path, mode, flags = (tuple(args) + (None, None, None))[:3]
-    if path is None or isinstance(path, int):
-        return None
-    path = os.fsdecode(path)
-    writing = bool(mode and any(c in str(mode) for c in "wax+")) or bool(
-        isinstance(flags, int) and flags & WRITE_FLAGS
-    )
-    if writing:
-        if not (inside(path, (workdir,)) or path == "/dev/null"):
-            return N_("write outside its folder"), path
-    elif not inside(path, (workdir,) + roots):
-        return N_("read a file outside its folder"), path
-    return None
 
 
 def isolate_network() -> bool:
@@ -191,7 +201,7 @@ def isolate_network() -> bool:
 
 # -- the jail: a file system of its own, and a user of its own (Linux, as root) ---------------------------
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 CLONE_NEWNS = 0x00020000
 PR_SET_NO_NEW_PRIVS = 38
 JAIL_UID_BASE = 1_500_000_000  # + the child's pid: a user no file and no other process belongs to
@@ -252,8 +262,9 @@ def jail(workdir: str, readable: tuple[str, ...]) -> int | None:
                 open(target, "wb").close()
             flags = MS_NOSUID | (0 if path in DEVICES else MS_NODEV)
             mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-            if path != workdir:
-                flags |= MS_RDONLY
+            # Read-only everywhere but the scratch folder, where nothing may be executed or mapped as
+            # code: a compiled module written there would be native code outside every rule.
+            flags |= MS_NOEXEC if path == workdir else MS_RDONLY
             mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
         for path, target in links.items():
             if not os.path.lexists(new_root + path):

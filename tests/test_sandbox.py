@@ -67,6 +67,7 @@ def status(report, check_id):
         ("native_module", "native code"),
         ("forge_channel", "private channel"),
         ("reach_the_grader", "look inside the grader"),
+        ("disarm_sandbox", "look inside the grader"),
     ],
 )
 def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
@@ -111,6 +112,9 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
     walker = reports["walk_frames"]
     assert walker["stdout"].startswith("reached the grader: False"), walker["stdout"] + walker["stderr"]
     assert any("signal handler" in note for note in walker["notes"])
+    spied = reports["patch_internals"]  # builtins and library functions replaced: grading is unchanged
+    assert "observer seen by a spy: False" in spied["stdout"] and "observer seen" not in spied["stderr"]
+    assert spied["score"] == 10, spied["error"]
 
 
 def _signed(key: bytes, events: list[dict]) -> list[bytes]:
@@ -181,7 +185,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 24
+    assert code == 1 and len(reports) == 26
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
@@ -238,6 +242,7 @@ assert uid and os.getuid() == uid and os.geteuid() == uid, "still root"
 assert os.getcwd() == os.path.realpath(work)
 with open("mine.txt", "w") as handle:  # its own folder is writable
     handle.write("ok")
+assert os.statvfs(".").f_flag & os.ST_NOEXEC, "code could be run from the scratch folder"
 assert not os.path.exists(secret), "a file outside the jail is visible"
 for attempt in (lambda: open(os.path.join(sys.prefix, "planted.py"), "w"),
                 lambda: os.setuid(0), lambda: os.chroot("/"), lambda: os.kill(os.getppid(), 0)):
