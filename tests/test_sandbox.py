@@ -134,6 +134,7 @@ def test_the_channel_accepts_only_what_the_grader_signed() -> None:
     assert [e["event"] for e in events] == ["ready", "step", "done"] and foreign == 4
 
 
+@pytest.mark.skipif(sys.gettrace() is not None, reason="a capability refuses to run under a trace function")
 def test_sealed_callables_lead_nowhere() -> None:
     from grader._child import capability, forwarder, seal
 
