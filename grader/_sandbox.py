@@ -64,8 +64,9 @@ PATH_EVENTS = {  # event -> indexes of the path arguments
     "os.chmod": (0,), "os.chown": (0,), "os.link": (0, 1), "os.symlink": (0, 1), "os.truncate": (0,),
     "os.utime": (0,), "shutil.rmtree": (0,), "shutil.move": (0, 1), "shutil.copyfile": (1,),
 }
-# Threads a submission may start, where Python raises an audit event for it (not 3.11).  Everywhere, each
-# thread's stack counts against the memory limit, which bounds threads too (RLIMIT_NPROC does not bind root).
+# Threads a submission may start, where Python raises an audit event for it (not 3.11).  In the jail the
+# kernel bounds threads and processes (JAIL_PROCESSES); elsewhere each thread's stack counts against the
+# memory limit, which bounds threads too.
 MAX_THREADS = 16
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
