@@ -222,15 +222,19 @@ def _capability(sealed, tools):
     Before each call it removes the Python signal handlers student code set (a handler receives the frame
     it interrupts; student code cannot set one again before the call returns: none of it runs meanwhile,
     and only the main thread may set handlers), refuses while a trace or profile function is set (one sees
-    every frame), and turns the collector off (no student finalizer runs inside).  The grader's own
-    handler raises (the time limit): that is passed on as a fresh exception, with no observer frames."""
-    getsignal, setsignal, ignore, keep, handled, gettrace, getprofile, isenabled, disable, enable = tools
+    every frame) or gc.DEBUG_SAVEALL is on, and turns the collector off (no student finalizer runs
+    inside).  The grader's own handler raises (the time limit): that is passed on as a fresh exception,
+    with no observer frames."""
+    getsignal, setsignal, ignore, keep, handled, gettrace, getprofile, isenabled, disable, enable, \
+        getdebug, saveall = tools
     result = None
     while True:
         args = yield result
         result = (None, None)
-        if gettrace() is not None or getprofile() is not None:
-            continue  # refused: only code that got past the audit hook can have set one
+        if gettrace() is not None or getprofile() is not None or getdebug() & saveall:
+            # Refused: only code that got past the audit hook can have set a trace or profile function;
+            # gc.DEBUG_SAVEALL would hand student code what the collector frees, the observer's garbage too.
+            continue
         foreign = False
         for signum in handled:
             handler = getsignal(signum)
@@ -253,7 +257,7 @@ def _capability(sealed, tools):
 
 _TOOLS = (_signal.getsignal, _signal.signal, _signal.SIG_IGN, signal.default_int_handler,
           tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)),
-          sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable)
+          sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable, gc.get_debug, gc.DEBUG_SAVEALL)
 
 
 def capability(call, keep: list, sealer=None):

@@ -202,7 +202,8 @@ def isolate_network() -> bool:
 
 # -- the jail: a file system of its own, and a user of its own (Linux, as root) ---------------------------
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 CLONE_NEWNS = 0x00020000
 PR_SET_NO_NEW_PRIVS = 38
 JAIL_UID_BASE = 1_500_000_000  # + the child's pid: a user no file and no other process belongs to
