@@ -243,15 +243,18 @@ def _capability(sealed, tools):
                 foreign = True
         collecting = isenabled()
         disable()
-        value, pending = None, None
+        outcome, value, pending = None, None, None
         try:
-            value = sealed(foreign, *args)
+            outcome = sealed(foreign, *args)  # (value, the student objects the observer let go of)
         except Exception:  # noqa: BLE001 - a failure of the grader's own: the call just does nothing
-            value = None
+            pass
         except BaseException as exc:  # noqa: BLE001 - the time limit
             pending = type(exc)()
         if collecting:
             enable()
+        if type(outcome) is tuple and len(outcome) == 2:
+            value = outcome[0]
+        outcome = None  # released here, out of the observer: a finalizer this sets off sees nothing of it
         result = (value, pending)
 
 
@@ -277,15 +280,16 @@ def _use(capability, *args):
 
 def forwarder(real, before, after, like=None):
     """A plain function standing in for torch.autograd.backward: it runs the real backward pass itself
-    (so student hooks run with no observer frame beneath them) between two capabilities.  Hashable and
-    named like the original (torch keeps some of its functions in sets); no closure; its globals hold
-    only the real function, the two capabilities and _use."""
+    (so student hooks run with no observer frame beneath them) between two capabilities, and reads the
+    student's frames for the observer.  Hashable and named like the original (torch keeps some of its
+    functions in sets); no closure; its globals hold only the real function, the two capabilities, _use
+    and _gather."""
     like = like or real
     namespace = {"__builtins__": {"BaseException": BaseException}, "_real": real, "_before": before,
-                 "_after": after, "_use": _use}
+                 "_after": after, "_use": _use, "_gather": _gather}
     exec(
         f"def {like.__name__}(*args, **kwargs):\n"
-        "    token = _use(_before, args, kwargs)\n"
+        "    token = _use(_before, args, kwargs, _gather())\n"
         "    try:\n"
         "        result = _real(*args, **kwargs)\n"
         "    except BaseException:\n"
@@ -298,6 +302,26 @@ def forwarder(real, before, after, like=None):
     function = namespace.pop(like.__name__)
     function.__module__, function.__qualname__, function.__doc__ = like.__module__, like.__qualname__, like.__doc__
     return function
+
+
+_STUDENT_FILES: list = [frozenset()]  # the file names of the student's code (set by _drive)
+
+
+def _gather():
+    """The locals of the student's frames below the caller (innermost first), and the line of the innermost
+    one: what the observer looks parameters up in.  Read here, not in the observer, because refreshing a
+    frame's locals can free a student object, and its finalizer would run inside the observer."""
+    spaces, line = [], None
+    files = _STUDENT_FILES[0]
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename in files:
+            if line is None:
+                line = (frame.f_lineno, os.path.basename(filename))
+            spaces.append(frame.f_locals)
+        frame = frame.f_back
+    return spaces, line
 
 
 class _Caps:
@@ -402,6 +426,7 @@ def _drive(caps: _Caps) -> None:
     if began is None:
         return
     units, module, limit, filenames = began
+    _STUDENT_FILES[0] = filenames
     sys.modules["__main__"] = module
     sys.argv = [module.__file__]
     namespace = module.__dict__

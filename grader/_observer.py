@@ -10,10 +10,12 @@ process, so this module is written so that nothing it does can be changed or wat
   ``builtins``, ``json``, ``os`` or ``torch.Tensor`` does not reach in here;
 * it never calls a method of a student object: it checks exact types, reads tensors through the C base
   class with ``__torch_function__`` and Python dispatch off, looks names up in student dicts by walking
-  them (a dict lookup could call a student ``__eq__``), and leaves every change of the student's
-  namespace to _child._drive;
+  them (a dict lookup could call a student ``__eq__``), leaves every change of the student's namespace
+  to _child._drive and the reading of frames to _child._gather, and hands the student objects it lets go
+  of back to be released outside (see ``dispatch``): no student finalizer runs inside;
 * its methods run only through a capability (grader/_child.py), which removes student signal handlers
-  first, refuses while a trace or profile function is set, and turns the collector off.
+  first, refuses while a trace or profile function or gc.DEBUG_SAVEALL is set, and turns the collector
+  off; meanwhile the audit hook refuses this thread any frame.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import _hashlib  # noqa: E402
 import _json  # noqa: E402
 import math  # noqa: E402
 import posix  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
 
@@ -35,7 +36,6 @@ _escape = _json.encode_basestring_ascii
 _isfinite = math.isfinite
 _write = posix.write
 _monotonic = time.monotonic
-_getframe = sys._getframe
 _ModuleType = types.ModuleType
 _module_dict = types.ModuleType.__dict__["__dict__"].__get__  # not module.__dict__: __class__ can be changed
 _type_flags = type.__dict__["__flags__"].__get__  # type's own, whatever a metaclass defines
@@ -172,7 +172,7 @@ class Observer:
         self.channel = channel
         # The hook's controls, taken now: looked up later on the Control object, a class student code can
         # reach (grader._sandbox) could answer instead.
-        self._exempt, self._activate, self._attempts = control.exempt, control.activate, control.attempts
+        self._observing, self._activate, self._attempts = control.observing, control.activate, control.attempts
         self.filename = config["filename"]
         self.names = tuple(config["spec"]["parameters"])
         self.max_steps = int(config["spec"]["max_steps"])
@@ -199,17 +199,26 @@ class Observer:
         self.started = _monotonic()
         self.probing: dict | None = None
         self.sealed: list = []  # what the capabilities call, kept alive by this object (see _child._prepare)
+        self.graveyard: list = []  # student objects this call lets go of, released after it (see dispatch)
 
     def dispatch(self, foreign_handlers: bool, method, *args):
-        """The one way into the observer (through a capability)."""
-        self._exempt(True)
+        """The one way into the observer (through a capability).  Returns (result, graveyard): the student
+        objects this call let go of, which the capability releases once out of here, so that no student
+        finalizer (``__del__``, ``weakref.finalize``) runs while an observer frame is on the stack.  The
+        audit hook meanwhile refuses this thread any frame."""
+        self._observing(True)
+        graveyard = self.graveyard = []
         try:
             with self._no_function(), self._no_dispatch():
                 if foreign_handlers:
                     self.note(N_("Your program set a signal handler; the grader removed it."))
-                return method(*args)
+                return method(*args), graveyard
         finally:
-            self._exempt(False)
+            self.graveyard = []
+            self._observing(False)
+
+    def let_go(self, *objects) -> None:
+        self.graveyard.extend(objects)
 
     # -- values ----------------------------------------------------------------------------------------
 
@@ -233,17 +242,17 @@ class Observer:
 
     # -- finding the parameters ------------------------------------------------------------------------
 
-    def namespaces(self):
-        """The student's frames (innermost first) and module globals, for looking names up."""
+    def namespaces(self, gathered):
+        """The student's frames' locals (innermost first; gathered by _child._gather, outside the observer:
+        reading a frame's locals can free a student object) and the module's globals; the line of the
+        innermost student frame."""
         spaces, line = [], None
-        frame = _getframe(1)
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            if type(filename) is str and filename in self.filenames:
-                if line is None:
-                    line = (frame.f_lineno, basename(filename))
-                spaces.append(frame.f_locals)
-            frame = frame.f_back
+        if type(gathered) is tuple and len(gathered) == 2:
+            found, where = gathered
+            if type(found) is list:
+                spaces = [space for space in found if type(space) is dict]
+            if type(where) is tuple and len(where) == 2 and type(where[0]) is int and type(where[1]) is str:
+                line = where
         if self.module is not None:
             spaces.append(_module_dict(self.module))
         return spaces, line
@@ -307,14 +316,14 @@ class Observer:
 
     # -- backward passes (through the stand-in for torch.autograd.backward) ----------------------------
 
-    def before(self, args, kwargs):
+    def before(self, args, kwargs, gathered):
         """What the loss and the parameters are as a backward pass starts; a token for ``after``."""
         if not self.recording or type(args) is not tuple or type(kwargs) is not dict:
             return None
         loss = args[0] if args else lookup(kwargs, "tensors")
         if (type(loss) is list or type(loss) is tuple) and len(loss) == 1:
             loss = loss[0]
-        spaces, line = self.namespaces()
+        spaces, line = self.namespaces(gathered)
         params = self.find_params(spaces, loss if self.is_tensor(loss) else None)
         site = (line, tuple(id(t) for t in params.values()))
         if site not in self.touched:  # the same call site with the same tensors: the same answer
@@ -323,11 +332,13 @@ class Observer:
             # Another model's training (a notebook holding both homeworks), or parameters under other names.
             self.ignored += 1
             return None
+        self.let_go(*self.last_seen.values())
         self.last_seen.update(params)
         for name in ("forward", "loss"):  # the functions in use while this assignment trains
             for space in spaces:
                 value = lookup(space, name)
                 if callable(value):
+                    self.let_go(self.functions_seen.get(name))
                     self.functions_seen[name] = value
                     break
         self.tokens += 1
@@ -337,6 +348,7 @@ class Observer:
 
     def after(self, token, succeeded) -> None:
         entry = self.pending.pop(token, None) if type(token) is int else None
+        self.let_go(entry)
         if entry is None or succeeded is not True:
             return
         params, before, loss_value, line = entry
@@ -550,7 +562,7 @@ class Observer:
         current = self.probing.get("current") if self.probing else None
         if current is None or current[0] != index:
             return
-        del self.probing["current"]
+        self.let_go(self.probing.pop("current"))
         self.probing["done"].add(index)
         _, probe_tensors, restore_data = current
         point = self.points[index]

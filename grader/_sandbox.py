@@ -11,7 +11,7 @@ What it does, once torch is imported and just before student code runs:
   loading native code through ctypes, signalling other processes, writing, renaming or deleting files
   outside the submission's scratch folder, reading files outside that folder and the Python, site
   packages and system data directories, and the ways to reach the grader's own objects (gc, other
-  threads' frames, trace and profile functions).  The grader's own thread passes while the observer runs.
+  threads' frames, trace and profile functions, and any frame at all while the observer runs).
 
 The hook is built so that student code cannot switch it off by changing this module or builtins (see
 make_hook); its rules on files lean on os.path.realpath, which student code can change, so for files the
@@ -92,11 +92,11 @@ def read_roots(extra_read: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 class Control:
-    """The grader's side of the audit hook: switch it on, let one thread (the grader's own code, between
-    calls of student code) through, read what was refused.  Only the grader holds this object."""
+    """The grader's side of the audit hook: switch it on, mark the thread the observer runs in, read what
+    was refused.  Only the grader holds this object."""
 
-    def __init__(self, activate, exempt, attempts) -> None:
-        self.activate, self.exempt, self.attempts = activate, exempt, attempts
+    def __init__(self, activate, observing, attempts) -> None:
+        self.activate, self.observing, self.attempts = activate, observing, attempts
 
 
 def make_hook(workdir: str, roots: tuple[str, ...]):
@@ -124,15 +124,20 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
     phrases = (N_("start more threads"), N_("load native code (ctypes)"), N_("signal another process"),
                N_("change files outside its folder"), N_("write outside its folder"),
                N_("read a file outside its folder"))
-    active, exempt_thread, attempts, threads = False, None, (), 0
+    frame_events = frozenset({"sys._getframe", "object.__getattr__"})
+    active, observing_thread, attempts, threads = False, None, (), 0
 
     def hook(event: str, args: tuple) -> None:
         nonlocal attempts, threads
-        if not active or get_ident() == exempt_thread:
+        if not active:
             return
         refusal = None
         checks = ()  # (path, where it must be)
-        if event in denied:
+        if event in frame_events and get_ident() == observing_thread:
+            # Nothing the observer does asks for a frame; code that does while it runs (a student finalizer
+            # its work set off) would find the observer's frames.
+            refusal = (denied["sys._current_frames"], "")
+        elif event in denied:
             refusal = (denied[event], "")
         elif event == "_thread.start_new_thread":
             threads += 1
@@ -175,14 +180,14 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
         nonlocal active
         active = True
 
-    def exempt(on: bool) -> None:
-        nonlocal exempt_thread
-        exempt_thread = get_ident() if on else None
+    def observing(on: bool) -> None:
+        nonlocal observing_thread
+        observing_thread = get_ident() if on else None
 
     def refused() -> tuple[str, ...]:
         return attempts
 
-    return hook, Control(activate, exempt, refused)
+    return hook, Control(activate, observing, refused)
 
 
 def isolate_network() -> bool:

@@ -112,6 +112,8 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
     walker = reports["walk_frames"]
     assert walker["stdout"].startswith("reached the grader: False"), walker["stdout"] + walker["stderr"]
     assert any("signal handler" in note for note in walker["notes"])
+    # Its finalizer ran, and not inside the observer (there, asking for a frame would have been refused).
+    assert "finalizer ran" in walker["stderr"] and not any("look inside" in n for n in walker["notes"])
     spied = reports["patch_internals"]  # builtins and library functions replaced: grading is unchanged
     assert "observer seen by a spy: False" in spied["stdout"] and "observer seen" not in spied["stderr"]
     assert spied["score"] == 10, spied["error"]
@@ -154,12 +156,13 @@ def test_sealed_callables_lead_nowhere() -> None:
         object.__getattribute__(sealed, "_call")
     assert type(sealed) is weakref.CallableProxyType  # type() names the proxy, not what it hides
     calls = []
-    before = capability(lambda foreign, args, kwargs: calls.append(("before", args)) or 7, keep)
-    after = capability(lambda foreign, token, ok: calls.append(("after", token, ok)), keep)
+    # What a sealed call returns: (its result, the student objects it let go of).
+    before = capability(lambda foreign, args, kwargs, gathered: (calls.append(("before", args)) or 7, []), keep)
+    after = capability(lambda foreign, token, ok: (calls.append(("after", token, ok)), []), keep)
     stand_in = forwarder(Secret().act, before, after)
     assert stand_in(2) == 3 and hash(stand_in) and stand_in.__name__ == "act" and stand_in.__closure__ is None
     assert calls == [("before", (2,)), ("after", 7, True)]
-    assert set(stand_in.__globals__) == {"__builtins__", "_real", "_before", "_after", "_use"}
+    assert set(stand_in.__globals__) == {"__builtins__", "_real", "_before", "_after", "_use", "_gather"}
     assert type(before.gi_frame.f_locals["sealed"]) is weakref.CallableProxyType  # all a frame shows
 
 
