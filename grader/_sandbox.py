@@ -102,12 +102,12 @@ class Control:
 def make_hook(workdir: str, roots: tuple[str, ...]):
     """The audit hook, and its Control.
 
-    The hook is one closure that calls no function of this module and reads no global: its rules, and the
-    builtins it uses, are values bound when it was made.  So replacing anything in ``grader._sandbox``,
-    ``builtins`` or elsewhere cannot switch a rule off, and student code that sees the hook's frame (from a
-    ``__fspath__`` it calls, a signal handler) finds only immutable values.  The one thing it shares with
-    student code is ``os.path.realpath``/``os.fsdecode``, whose insides student code could change: that
-    can fool the rules on files (the jail is what holds them), not the others."""
+    The hook is one closure that calls no Python function and reads no global: its rules, and the builtins
+    and C functions it uses, are values bound when it was made; it resolves paths itself (lstat, readlink).
+    So replacing anything in ``grader._sandbox``, ``builtins``, ``os`` or ``os.path`` cannot switch a rule
+    off or fool one, and student code that sees the hook's frame (from a ``__fspath__`` it calls, a signal
+    handler) finds only immutable values.  What it cannot see: a file swapped between its check and the
+    open by a second thread (the jail is the wall for files)."""
     workdir = os.path.realpath(workdir)
     roots = tuple(roots)
     own = (workdir,)
@@ -118,7 +118,11 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
     write_flags = WRITE_FLAGS
     max_threads = MAX_THREADS
     violation = SandboxViolation
-    realpath, fsdecode, getpid, get_ident = os.path.realpath, os.fsdecode, os.getpid, threading.get_ident
+    import posix
+
+    lstat, readlink, getcwd, fspath, getpid = posix.lstat, posix.readlink, posix.getcwd, posix.fspath, posix.getpid
+    get_ident, encoding, os_error = threading.get_ident, sys.getfilesystemencoding(), OSError
+    file_type, symlink = 0o170000, 0o120000
     pathlike = (str, bytes, os.PathLike)
     is_instance, length, to_str, to_tuple, to_bool, any_, int_ = isinstance, len, str, tuple, bool, any, int
     phrases = (N_("start more threads"), N_("load native code (ctypes)"), N_("signal another process"),
@@ -132,7 +136,7 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
         if not active:
             return
         refusal = None
-        checks = ()  # (path, where it must be)
+        checks = ()  # (path, where, phrase, whether it must be inside where or outside it)
         if event in frame_events and get_ident() == observing_thread:
             # Nothing the observer does asks for a frame; code that does while it runs (a student finalizer
             # its work set off) would find the observer's frames.
@@ -148,27 +152,57 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
             if path is not None and not is_instance(path, int_):
                 writing = to_bool(mode and any_(c in to_str(mode) for c in "wax+")) or to_bool(
                     is_instance(flags, int_) and flags & write_flags)
-                path = fsdecode(path)
-                if writing and path != "/dev/null":
-                    checks = ((path, own, phrases[4]),)
-                elif not writing:
-                    checks = ((path, readable, phrases[5]),)
+                if writing:
+                    checks = ((path, own, phrases[4], True),)
+                else:
+                    checks = ((path, readable, phrases[5], True),)
         elif event == "import":
             # A compiled module the submission wrote into its folder would run outside every rule here.
             filename = args[1] if length(args) > 1 else None
             if is_instance(filename, to_str) and not filename.endswith((".py", ".pyc")):
-                real = realpath(filename)
-                if real == workdir or real.startswith(workdir + "/"):
-                    refusal = (phrases[1], filename)
+                checks = ((filename, own, phrases[1], False),)
         elif event == "os.kill":
             if args and args[0] not in (0, pid, getpid()):
                 refusal = (phrases[2], "")
         elif event in path_events:
-            checks = to_tuple((fsdecode(args[i]), own, phrases[3]) for i in path_events[event]
+            checks = to_tuple((args[i], own, phrases[3], True) for i in path_events[event]
                               if i < length(args) and is_instance(args[i], pathlike))
-        for path, where, phrase in checks:
-            real = realpath(path)
-            if not any_(real == root or real.startswith(root.rstrip("/") + "/") for root in where):
+        for path, where, phrase, inside in checks:
+            path = fspath(path)
+            if is_instance(path, bytes):
+                path = path.decode(encoding, "surrogateescape")
+            if path == "/dev/null":
+                continue
+            # The real path, resolved here with lstat and readlink (os.path.realpath could be changed).
+            todo = ((path if path.startswith("/") else getcwd() + "/" + path).split("/"))[::-1]
+            real, hops = "", 0
+            while todo:
+                part = todo.pop()
+                if part == "" or part == ".":
+                    continue
+                if part == "..":
+                    real = real.rpartition("/")[0]
+                    continue
+                candidate = real + "/" + part
+                try:
+                    mode = lstat(candidate).st_mode
+                except os_error:
+                    mode = 0
+                if mode & file_type == symlink and hops < 40:
+                    hops += 1
+                    try:
+                        target = readlink(candidate)
+                    except os_error:
+                        real = candidate
+                        continue
+                    if target.startswith("/"):
+                        real = ""
+                    todo.extend(target.split("/")[::-1])
+                    continue
+                real = candidate
+            real = real or "/"
+            within = any_(real == root or real.startswith(root.rstrip("/") + "/") for root in where)
+            if within != inside:
                 refusal = (phrase, path)
                 break
         if refusal is not None:

@@ -68,6 +68,7 @@ def status(report, check_id):
         ("forge_channel", "private channel"),
         ("reach_the_grader", "look inside the grader"),
         ("disarm_sandbox", "look inside the grader"),
+        ("fool_paths", "write outside its folder"),  # the hook's refusal, not the jail's
     ],
 )
 def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
@@ -189,7 +190,7 @@ def test_output_flood_is_trimmed(hostile) -> None:
 
 def test_machine_left_clean_and_time_bounded(hostile) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 26
+    assert code == 1 and len(reports) == 27
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
