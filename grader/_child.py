@@ -641,6 +641,8 @@ def _isolate(config: dict, roots: tuple[str, ...]) -> list[str]:
         file_mb=int(config.get("file_mb", 16)),
     )
     layers = ["limits", "audit"] + (["network"] if _NETWORK_ISOLATED else [])
+    if not config.get("jail", True):
+        return layers
     try:
         uid = jail(config["workdir"], tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))))
     except JailError as exc:

@@ -96,6 +96,8 @@ def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limi
         "probes": list(probes.points),
         "figure_png": submission.cells is not None,
         "key": secrets.token_hex(32),  # signs the child's events; student code never sees the config
+        # GRADER_JAIL=off: no jail even where one is possible (to see what grading is like without it).
+        "jail": os.environ.get("GRADER_JAIL", "on") != "off",
     }
     if submission.cells is not None:
         config["cells"] = [

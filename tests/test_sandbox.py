@@ -281,3 +281,29 @@ def test_jail_holds_without_the_audit_hook(tmp_path) -> None:
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("jailed") and (work / "mine.txt").read_text() == "ok"
+
+
+def test_without_the_jail_the_grader_still_cannot_be_fooled(tmp_path, monkeypatch) -> None:
+    """Where there is no jail (not root: GitHub's runners, a laptop), what keeps the observer and the
+    channel safe is the same: run the attacks on them with the jail switched off."""
+    monkeypatch.setenv("GRADER_JAIL", "off")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("forge_channel", "reach_the_grader", "walk_frames", "patch_internals", "disarm_sandbox",
+                 "fool_paths"):
+        (folder / f"{name}.py").write_text((HOSTILE / f"{name}.py").read_text())
+    out = tmp_path / "out"
+    with redirect_stdout(io.StringIO()):
+        main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "10",
+              "--out", str(out), "--format", "json"])
+    reports = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
+    assert len(reports) == 6
+    for name, report in reports.items():
+        assert "filesystem" not in report["run"]["isolation"], name
+    assert reports["forge_channel"]["outcome"]["status"] == "tampered"
+    assert reports["reach_the_grader"]["stdout"].startswith("reached the channel: False")
+    assert reports["walk_frames"]["stdout"].startswith("reached the grader: False")
+    assert "observer seen by a spy: False" in reports["patch_internals"]["stdout"]
+    assert reports["patch_internals"]["score"] == 10
+    assert "look inside the grader" in reports["disarm_sandbox"]["error"]
+    assert "write outside its folder" in reports["fool_paths"]["error"]
