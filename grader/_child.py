@@ -23,6 +23,7 @@ Run as: python -I -B -c "<bootstrap>" CONFIG_FD EVENTS_FD   (see grader/run.py)
 from __future__ import annotations
 
 import _signal
+import _thread
 import ast
 import base64
 import gc
@@ -226,7 +227,7 @@ def _capability(sealed, tools):
     inside).  The grader's own handler raises (the time limit): that is passed on as a fresh exception,
     with no observer frames."""
     getsignal, setsignal, ignore, keep, handled, gettrace, getprofile, isenabled, disable, enable, \
-        getdebug, saveall = tools
+        getdebug, saveall, get_ident, main_thread = tools
     result = None
     while True:
         args = yield result
@@ -236,11 +237,12 @@ def _capability(sealed, tools):
             # gc.DEBUG_SAVEALL would hand student code what the collector frees, the observer's garbage too.
             continue
         foreign = False
-        for signum in handled:
-            handler = getsignal(signum)
-            if handler is not None and type(handler) is not int and handler is not keep:
-                setsignal(signum, ignore)
-                foreign = True
+        if get_ident() == main_thread:  # handlers run in the main thread only, and only it may set them
+            for signum in handled:
+                handler = getsignal(signum)
+                if handler is not None and type(handler) is not int and handler is not keep:
+                    setsignal(signum, ignore)
+                    foreign = True
         collecting = isenabled()
         disable()
         outcome, value, pending = None, None, None
@@ -260,7 +262,8 @@ def _capability(sealed, tools):
 
 _TOOLS = (_signal.getsignal, _signal.signal, _signal.SIG_IGN, signal.default_int_handler,
           tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)),
-          sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable, gc.get_debug, gc.DEBUG_SAVEALL)
+          sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable, gc.get_debug, gc.DEBUG_SAVEALL,
+          _thread.get_ident, _thread.get_ident())  # imported in the main thread (a fork keeps its id)
 
 
 def capability(call, keep: list, sealer=None):
@@ -271,8 +274,12 @@ def capability(call, keep: list, sealer=None):
 
 
 def _use(capability, *args):
-    """Call a capability from student territory."""
-    value, pending = capability.send(args)
+    """Call a capability from student territory.  One that another thread is using at the moment (a
+    student's threads calling backward at once) does nothing this time."""
+    try:
+        value, pending = capability.send(args)
+    except ValueError:  # "generator already executing"
+        return None
     if pending is not None:
         raise pending
     return value

@@ -26,6 +26,7 @@ __builtins__ = dict(vars(_real_builtins))  # noqa: A001 - every function below r
 
 import _hashlib  # noqa: E402
 import _json  # noqa: E402
+import _thread  # noqa: E402
 import math  # noqa: E402
 import posix  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +34,7 @@ import types  # noqa: E402
 
 _hmac_digest = _hashlib.hmac_digest
 _escape = _json.encode_basestring_ascii
+_allocate_lock = _thread.allocate_lock
 _isfinite = math.isfinite
 _write = posix.write
 _monotonic = time.monotonic
@@ -200,12 +202,16 @@ class Observer:
         self.probing: dict | None = None
         self.sealed: list = []  # what the capabilities call, kept alive by this object (see _child._prepare)
         self.graveyard: list = []  # student objects this call lets go of, released after it (see dispatch)
+        lock = _allocate_lock()
+        self._busy, self._done = lock.acquire, lock.release
 
     def dispatch(self, foreign_handlers: bool, method, *args):
         """The one way into the observer (through a capability).  Returns (result, graveyard): the student
         objects this call let go of, which the capability releases once out of here, so that no student
         finalizer (``__del__``, ``weakref.finalize``) runs while an observer frame is on the stack.  The
         audit hook meanwhile refuses this thread any frame."""
+        if not self._busy(True, 2.0):  # one thread at a time; the observer never waits on student code
+            return None, []
         self._observing(True)
         graveyard = self.graveyard = []
         try:
@@ -216,6 +222,7 @@ class Observer:
         finally:
             self.graveyard = []
             self._observing(False)
+            self._done()
 
     def let_go(self, *objects) -> None:
         self.graveyard.extend(objects)

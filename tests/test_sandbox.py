@@ -307,3 +307,41 @@ def test_without_the_jail_the_grader_still_cannot_be_fooled(tmp_path, monkeypatc
     assert reports["patch_internals"]["score"] == 10
     assert "look inside the grader" in reports["disarm_sandbox"]["error"]
     assert "write outside its folder" in reports["fool_paths"]["error"]
+
+
+THREADED = '''import threading
+import torch
+
+w = torch.tensor([1.0], requires_grad=True)
+
+
+def work():
+    for _ in range(50):
+        (w * 2.0).sum().backward()
+
+
+threads = [threading.Thread(target=work) for _ in range(3)]
+for thread in threads:
+    thread.start()
+work()
+for thread in threads:
+    thread.join()
+print("all done", w.grad.item())
+'''
+
+
+def test_threads_calling_backward_at_once_are_graded_not_broken(tmp_path) -> None:
+    """Backward passes from several threads at once: the grader observes one at a time and lets the
+    others pass unrecorded; the program runs to its end, and the grader finishes its report."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "threaded.py").write_text(THREADED)
+    (folder / "backprop_linear.py").write_text(SOLUTION.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    with redirect_stdout(io.StringIO()):
+        main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--out", str(out),
+              "--format", "json"])
+    report = json.loads((out / "threaded" / "report.json").read_text(encoding="utf-8"))
+    assert report["error"] is None and "all done 400.0" in report["stdout"], report["error"]
+    assert 0 < report["run"]["backward_passes"] <= 200
+    assert "generator already executing" not in report["stderr"]
