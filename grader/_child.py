@@ -342,17 +342,21 @@ class _Caps:
 
 
 def _scalar(value):
-    """A float from a tensor of one element or a Python number; None otherwise (for student results)."""
+    """A float from a tensor of one element or a Python number; None otherwise (for student results:
+    whatever they do, this answers)."""
     import torch
 
     base = torch._C.TensorBase
-    if issubclass(type(value), base):
-        with torch._C.DisableTorchFunction():
-            if base.numel(value) != 1:
-                return None
-            return float(base.item(value))
-    if issubclass(type(value), (int, float)) and type(value) is not bool:
-        return float(value)
+    try:
+        if issubclass(type(value), base):
+            with torch._C.DisableTorchFunction():
+                if base.numel(value) != 1:
+                    return None
+                return float(base.item(value))
+        if issubclass(type(value), (int, float)) and type(value) is not bool:
+            return float(value)
+    except Exception:  # noqa: BLE001 - a student object that fails to be read is not a number
+        return None
     return None
 
 
@@ -496,7 +500,7 @@ def _drive(caps: _Caps) -> None:
                 result, error = _guarded(function, args)
                 value, differentiated = _scalar(result), False
                 if error is None and value is not None and _requires_grad(result):
-                    _, error = _guarded(_REAL_BACKWARD, (result.sum(),))
+                    _, error = _guarded(lambda: _REAL_BACKWARD(result.sum()), ())
                     differentiated = error is None
             finally:
                 _restore(namespace, unbind)
@@ -511,7 +515,10 @@ def _requires_grad(value) -> bool:
     import torch
 
     base = torch._C.TensorBase
-    return issubclass(type(value), base) and bool(base.__dict__["requires_grad"].__get__(value))
+    try:
+        return issubclass(type(value), base) and bool(base.__dict__["requires_grad"].__get__(value))
+    except Exception:  # noqa: BLE001
+        return False
 
 
 _REAL_BACKWARD = None  # torch.autograd.backward as torch defines it (set before student code runs)

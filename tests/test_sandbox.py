@@ -345,3 +345,25 @@ def test_threads_calling_backward_at_once_are_graded_not_broken(tmp_path) -> Non
     assert report["error"] is None and "all done 400.0" in report["stdout"], report["error"]
     assert 0 < report["run"]["backward_passes"] <= 200
     assert "generator already executing" not in report["stderr"]
+
+
+def test_a_result_that_fails_to_be_read_is_reported_not_fatal(tmp_path) -> None:
+    """The grader's calls of forward/loss touch whatever they return; a result whose methods raise is a
+    failed probe, and the report still gets finished."""
+    program = tmp_path / "weird_result.py"
+    program.write_text(
+        "import torch\n"
+        "w = torch.tensor([1.0], requires_grad=True)\n"
+        "class Weird(torch.Tensor):\n"
+        "    def sum(self, *args, **kwargs):\n"
+        "        raise RuntimeError('no sum for you')\n"
+        "def forward(x):\n"
+        "    return (x * w).as_subclass(Weird)\n"
+        "(2.0 * w).sum().backward()\n"
+    )
+    out = tmp_path / "out"
+    with redirect_stdout(io.StringIO()):
+        main(["check", str(program), "--assignment", "backprop_linear", "--out", str(out), "--format", "json"])
+    report = json.loads((out / "weird_result" / "report.json").read_text(encoding="utf-8"))
+    assert report["error"] is None, report["error"]
+    assert "no sum for you" in next(c["message"] for c in report["checks"] if c["id"] == "forward")
