@@ -266,9 +266,9 @@ _TOOLS = (_signal.getsignal, _signal.signal, _signal.SIG_IGN, signal.default_int
           _thread.get_ident, _thread.get_ident())  # imported in the main thread (a fork keeps its id)
 
 
-def capability(call, keep: list, sealer=None):
-    """A capability calling ``call`` (through a sealed proxy; ``keep`` holds it alive)."""
-    generator = _capability((sealer or seal)(call, keep), _TOOLS)
+def capability(call, keep: list, seal_with=seal):
+    """A capability calling ``call`` (through a proxy made by ``seal_with``; ``keep`` holds it alive)."""
+    generator = _capability(seal_with(call, keep), _TOOLS)
     next(generator)
     return generator
 
@@ -431,8 +431,6 @@ def _guarded(function, args):
 def _drive(caps: _Caps) -> None:
     """Run the student's program, then the calls the grader makes of its functions.  The only frame from
     which student code is called: it holds capabilities and student data, nothing else."""
-    import torch
-
     began = _use(caps.begin)
     if began is None:
         return
@@ -447,7 +445,6 @@ def _drive(caps: _Caps) -> None:
     if any(unit["cell"] is not None for unit in units):
         namespace.update(display=_display, get_ipython=_Shell)
         sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
-    torch.autograd.backward = _STAND_IN[0]
     signal.signal(signal.SIGALRM, signal.default_int_handler)
     signal.setitimer(signal.ITIMER_REAL, limit)
     between_units = False
@@ -700,8 +697,8 @@ def _prepare(config: dict, events_fd: int) -> _Caps:
     caps = _Caps()
     for name in _Caps.__slots__:
         setattr(caps, name, cap(getattr(observer, name)))
-    _STAND_IN[0] = forwarder(torch.autograd.backward, cap(observer.before), cap(observer.after))
     _REAL_BACKWARD = torch.autograd.backward
+    torch.autograd.backward = forwarder(_REAL_BACKWARD, cap(observer.before), cap(observer.after))
     _FIGURE_PNG[0] = bool(config.get("figure_png"))
     install_plot_hooks()
     os.chdir(config["workdir"])
@@ -716,9 +713,6 @@ def _prepare(config: dict, events_fd: int) -> _Caps:
     gc.collect()
     gc.freeze()
     return caps
-
-
-_STAND_IN: list = [None]  # what torch.autograd.backward becomes while student code runs
 
 
 def run_job(config: dict, events_fd: int) -> None:

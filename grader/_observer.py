@@ -95,6 +95,8 @@ class Channel:
     def send(self, event: str, buffered: bool = False, **fields) -> None:
         fields["event"] = event
         line = encode(fields).encode("ascii")
+        # The parent checks this with grader.trace.sign (the same formula, written twice on purpose: this
+        # module calls nothing student code can reach, and hmac.digest is Python).
         mac = _hmac_digest(self.key, b"%d:" % self.sequence + line, "sha256")[:16].hex().encode("ascii")
         self.buffer.append(mac + b" " + line + b"\n")
         self.sequence += 1
@@ -158,7 +160,6 @@ class Observer:
     def __init__(self, config: dict, channel: Channel, control) -> None:
         import torch
 
-        self.torch = torch
         base = self.base = torch._C.TensorBase
         self._item, self._numel, self._fill, self._copy = base.item, base.numel, base.fill_, base.copy_
         self._detach, self._clone, self._requires_grad_ = base.detach, base.clone, base.requires_grad_

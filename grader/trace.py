@@ -180,24 +180,22 @@ def _numbers(value: Any, names: Iterable[str]) -> dict[str, float | None]:
 
 
 def sign(key: bytes, sequence: int, line: bytes) -> bytes:
-    """The signature the child puts before its ``sequence``-th event line (see Channel in grader/_child.py)."""
+    """The signature the child puts before its ``sequence``-th event line (see Channel in grader/_observer.py)."""
     return hmac.digest(key, b"%d:" % sequence + line, "sha256")[:16].hex().encode()
 
 
-def parse_events(lines: Iterable[bytes], key: bytes | None) -> tuple[list[dict[str, Any]], list[str], int]:
+def parse_events(lines: Iterable[bytes], key: bytes) -> tuple[list[dict[str, Any]], list[str], int]:
     """Decode the child's signed JSON lines.  Return the events (objects with an 'event' key), notes, and
-    how many lines did not come from the grader: with a wrong or missing signature, or out of sequence.
-    ``key`` None reads unsigned lines (tests of this function only)."""
+    how many lines did not come from the grader: with a wrong or missing signature, or out of sequence."""
     events, notes, foreign, sequence = [], [], 0, 0
     for raw in lines:
         if not raw.strip():
             continue
-        if key is not None:
-            mac, _space, raw = raw.partition(b" ")
-            if not hmac.compare_digest(mac, sign(key, sequence, raw)):
-                foreign += 1
-                continue
-            sequence += 1
+        mac, _space, raw = raw.partition(b" ")
+        if not hmac.compare_digest(mac, sign(key, sequence, raw)):
+            foreign += 1
+            continue
+        sequence += 1
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
