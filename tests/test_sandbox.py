@@ -22,6 +22,14 @@ HOSTILE = ROOT / "tests" / "hostile"
 SOLUTION = ROOT / "solutions" / "backprop_linear.py"
 
 
+def grade(path, out, *options: str, formats: str = "json") -> tuple[int, dict[str, dict]]:
+    """`grader check PATH --out OUT --format FORMATS OPTIONS`, quietly: its exit code, and each
+    report.json by the name of its folder."""
+    with redirect_stdout(io.StringIO()):
+        code = main(["check", str(path), *options, "--out", str(out), "--format", formats])
+    return code, {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -37,11 +45,9 @@ def hostile(tmp_path_factory):
     (folder / "list_named_folder.py").write_text(f"import os\nprint(os.listdir({str(victim.parent)!r}))\n")
     out = root / "out"
     started = time.monotonic()
-    with redirect_stdout(io.StringIO()):
-        code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
-                     "--out", str(out), "--format", "md,json"])
+    code, reports = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
+                          formats="md,json")
     elapsed = time.monotonic() - started
-    reports = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
     return root, reports, code, elapsed
 
 
@@ -214,9 +220,8 @@ def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
     folder.mkdir()
     _twins(folder)
     out = tmp_path / "out"
-    with redirect_stdout(io.StringIO()):
-        code = main(["check", str(folder), "--jobs", "2", "--out", str(out), "--format", "json"])
-    scores = {p.parent.name: json.loads(p.read_text(encoding="utf-8"))["score"] for p in out.glob("*/report.json")}
+    code, reports = grade(folder, out, "--jobs", "2")
+    scores = {name: report["score"] for name, report in reports.items()}
     assert scores == {name: 10 for name in ("gbk_backprop_linear", "bom_backprop_linear", "crlf_backprop_linear",
                                             "tabs_backprop_linear", "线性模型_backprop_linear")}
     assert code == 0
@@ -293,10 +298,7 @@ def test_without_the_jail_the_grader_still_cannot_be_fooled(tmp_path, monkeypatc
                  "fool_paths"):
         (folder / f"{name}.py").write_text((HOSTILE / f"{name}.py").read_text())
     out = tmp_path / "out"
-    with redirect_stdout(io.StringIO()):
-        main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "10",
-              "--out", str(out), "--format", "json"])
-    reports = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
+    _, reports = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "10")
     assert len(reports) == 6
     for name, report in reports.items():
         assert "filesystem" not in report["run"]["isolation"], name
@@ -338,10 +340,7 @@ def test_threads_calling_backward_at_once_are_graded_not_broken(tmp_path) -> Non
     (folder / "threaded.py").write_text(THREADED)
     (folder / "backprop_linear.py").write_text(SOLUTION.read_text(encoding="utf-8"), encoding="utf-8")
     out = tmp_path / "out"
-    with redirect_stdout(io.StringIO()):
-        main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--out", str(out),
-              "--format", "json"])
-    report = json.loads((out / "threaded" / "report.json").read_text(encoding="utf-8"))
+    report = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2")[1]["threaded"]
     assert report["error"] is None and "all done 400.0" in report["stdout"], report["error"]
     assert 0 < report["run"]["backward_passes"] <= 200
     assert "generator already executing" not in report["stderr"]
@@ -362,8 +361,6 @@ def test_a_result_that_fails_to_be_read_is_reported_not_fatal(tmp_path) -> None:
         "(2.0 * w).sum().backward()\n"
     )
     out = tmp_path / "out"
-    with redirect_stdout(io.StringIO()):
-        main(["check", str(program), "--assignment", "backprop_linear", "--out", str(out), "--format", "json"])
-    report = json.loads((out / "weird_result" / "report.json").read_text(encoding="utf-8"))
+    report = grade(program, out, "--assignment", "backprop_linear")[1]["weird_result"]
     assert report["error"] is None, report["error"]
     assert "no sum for you" in next(c["message"] for c in report["checks"] if c["id"] == "forward")
