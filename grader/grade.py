@@ -10,6 +10,7 @@ from grader.check import CheckResult, run_checks, why_stopped
 from grader.diagnose import Diagnosis, diagnose
 from grader.i18n import _
 from grader.load import Submission
+from grader.protocol import ProbePoint
 from grader.reference import Reference, reference_trace
 from grader.run import Limits, Probes, Runner
 from grader.spec import Spec
@@ -54,10 +55,9 @@ def draw_probes(spec: Spec, rng: random.Random) -> Probes:
     for kind in ("forward", "loss"):
         for _count in range(ps.count):
             params = {name: _grid_value(rng, *ps.parameter_range, ps.grid) for name in spec.param_names}
-            point = {"kind": kind, "params": params, "x": _grid_value(rng, *ps.x_range, ps.grid, avoid_zero=True)}
-            if kind == "loss":
-                point["y"] = _grid_value(rng, *ps.y_range, ps.grid)
-            points.append(point)
+            x = _grid_value(rng, *ps.x_range, ps.grid, avoid_zero=True)
+            y = _grid_value(rng, *ps.y_range, ps.grid) if kind == "loss" else None
+            points.append(ProbePoint(kind, params, x, y))
     return Probes(tuple(points))
 
 

@@ -1,13 +1,15 @@
 """Run one submission in a separate, limited process and bring back its Trace.
 
-``Runner`` is the interface the pipeline depends on; ``SubprocessRunner`` starts a fresh Python for each
-submission (``grader/_child.py``), hands it its configuration over a private pipe, reads its events over
-another, captures stdout and stderr up to a cap, and kills the whole process group when the time is up.
+``Runner`` is the interface the pipeline depends on.  ``SubprocessRunner`` starts a fresh Python for each
+submission (grader/child/main.py); ``ForkServerRunner`` forks each child from a warm process that imported
+torch once (grader/child/zygote.py).  Either way the child gets its ``ChildConfig`` over a private pipe and
+sends signed event frames over another (grader/protocol.py); its stdout and stderr are captured up to a
+cap; its whole process group is killed when the time is up.  Both runners are context managers: leaving
+the block stops whatever they keep running.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import selectors
@@ -20,26 +22,27 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
+from grader import protocol
 from grader import trace as tr
 from grader.i18n import _
 from grader.load import Submission
+from grader.protocol import CellSource, ChildConfig, ProbePoint
 from grader.spec import Spec
 
 OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept: the head and the tail
 STARTUP_SECONDS = 120.0  # importing torch on a busy machine; not charged to the student
 _BOOTSTRAP = (
     "import sys; sys.path.append({path!r}); "
-    "from grader._child import main; main(sys.argv[1:])"
+    "from grader.child.main import main; main(sys.argv[1:])"
 )
 
 
 @dataclass(frozen=True)
 class Probes:
-    """The hidden points, drawn by the parent: a list of {kind, params, x, y}."""
+    """The hidden points, drawn by the parent."""
 
-    points: tuple[dict, ...]
+    points: tuple[ProbePoint, ...]
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,21 @@ class Limits:
     time_limit: float  # seconds of the student's program, from the moment the grader is ready
 
 
-class Runner(Protocol):
-    def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace: ...
+class Runner:
+    """Runs one submission and returns what it observed; ``close`` (or leaving a ``with`` block) stops
+    whatever the runner keeps running between submissions."""
+
+    def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Capture:
@@ -80,30 +96,32 @@ class Capture:
         return head + tail
 
 
-def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limits, workdir: str) -> dict:
+def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limits, workdir: str) -> ChildConfig:
     """What the child needs to run one submission; the source is also copied into the working folder."""
     workfile = os.path.join(workdir, submission.path.name)
     with open(workfile, "w", encoding="utf-8") as handle:
         handle.write(submission.source)
-    config = {
-        "filename": submission.display_name,
-        "source": submission.source,
-        "workdir": workdir,
-        "workfile": workfile,
-        "bootstrap_path": _package_parent(),
-        "time_limit": limits.time_limit,
-        "spec": spec.to_json(),
-        "probes": list(probes.points),
-        "figure_png": submission.cells is not None,
-        "key": secrets.token_hex(32),  # signs the child's events; student code never sees the config
-        # GRADER_JAIL=off: no jail even where one is possible (to see what grading is like without it).
-        "jail": os.environ.get("GRADER_JAIL", "on") != "off",
-    }
+    cells = None
     if submission.cells is not None:
-        config["cells"] = [
-            {"index": c.index, "number": c.number, "source": c.source, "run": c.run} for c in submission.cells
-        ]
-    return config
+        cells = tuple(CellSource(c.index, c.number, c.source, c.run) for c in submission.cells)
+    return ChildConfig(
+        key=secrets.token_hex(32),  # signs the child's events; student code never sees the configuration
+        display_name=submission.display_name,
+        workdir=workdir,
+        workfile=workfile,
+        source=submission.source,
+        parameters=spec.param_names,
+        functions=dict(spec.functions),
+        max_steps=spec.max_steps,
+        probe_x=spec.probe_x,
+        probes=probes.points,
+        time_limit=limits.time_limit,
+        bootstrap_path=_package_parent(),
+        cells=cells,
+        figure_png=submission.cells is not None,
+        # GRADER_JAIL=off: no jail even where one is possible (to see what grading is like without it).
+        jail=os.environ.get("GRADER_JAIL", "on") != "off",
+    )
 
 
 def child_env() -> dict[str, str]:
@@ -112,26 +130,39 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def hard_limit(config: dict, limits: Limits) -> float:
+def hard_limit(config: ChildConfig) -> float:
     """The child stops student code itself at the time limit, then probes; past this it is killed."""
-    return limits.time_limit + 2.0 * (len(config["probes"]) + 1) + 5.0
+    return config.time_limit + 2.0 * (len(config.probes) + 1) + 5.0
 
 
-def write_config(fd: int, config: dict) -> None:
+def write_config(fd: int, config: ChildConfig) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(config).encode())
+            handle.write(config.to_json().encode())
     except BrokenPipeError:
         pass
 
 
-def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tuple[tr.Outcome | None, list[bytes], Capture, Capture]:
+@dataclass
+class Collected:
+    """What a child left behind: its events, its captured output, and an outcome the parent imposed."""
+
+    events: list
+    reader: protocol.FrameReader
+    out: Capture
+    err: Capture
+    outcome: tr.Outcome | None
+
+
+def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill) -> Collected:
     """Read a child's stdout, stderr and events until all three close or time runs out (then ``kill()``).
 
-    The student's clock starts when the child says it is ready (torch imported), not before."""
-    out, err, events = Capture(), Capture(), bytearray()
+    The student's clock starts when the child's Ready event arrives (torch imported), not before."""
+    out, err = Capture(), Capture()
+    reader = protocol.FrameReader(bytes.fromhex(config.key))
+    events: list = []
     selector = selectors.DefaultSelector()
-    for fd, sink in ((out_fd, out), (err_fd, err), (events_fd, events)):
+    for fd, sink in ((out_fd, out), (err_fd, err), (events_fd, reader)):
         selector.register(fd, selectors.EVENT_READ, sink)
     deadline = time.monotonic() + STARTUP_SECONDS
     ready = False
@@ -143,7 +174,7 @@ def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tup
             if remaining <= 0:
                 outcome = tr.Outcome(
                     tr.TIMEOUT,
-                    _("the program did not finish within {seconds:g} s and was stopped").format(seconds=limit)
+                    _("the program did not finish within {seconds:g} s and was stopped").format(seconds=hard_limit(config))
                     if ready else _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                 )
                 break
@@ -152,13 +183,15 @@ def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tup
                 if not data:
                     selector.unregister(key.fd)
                     open_streams -= 1
+                    if key.data is reader:
+                        events += reader.close()
                     continue
-                if key.data is events:
-                    if len(events) < 64 * 1024 * 1024:
-                        events += data
-                    if not ready and b'"event":"ready"' in events:
+                if key.data is reader:
+                    arrived = reader.feed(data)
+                    events += arrived
+                    if not ready and any(isinstance(e, protocol.Ready) for e in arrived):
                         ready = True
-                        deadline = time.monotonic() + limit
+                        deadline = time.monotonic() + hard_limit(config)
                 else:
                     key.data.add(data)
     finally:
@@ -166,33 +199,35 @@ def collect(out_fd: int, err_fd: int, events_fd: int, limit: float, kill) -> tup
         kill()
         for fd in (out_fd, err_fd, events_fd):
             os.close(fd)
-    return outcome, bytes(events).splitlines(), out, err
+    return Collected(events, reader, out, err, outcome)
 
 
-def finish_trace(spec: Spec, config: dict, outcome, lines, out: Capture, err: Capture, seconds: float,
-                 returncode) -> tr.Trace:
-    events, notes, foreign = tr.parse_events(lines, bytes.fromhex(config["key"]))
-    if foreign:
-        outcome = tr.Outcome(tr.TAMPERED, _("{count} lines the grader did not write").format(count=foreign))
-    elif outcome is None and not any(e["event"] == "done" for e in events):
+def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode) -> tr.Trace:
+    """The Trace of a run: the events folded, and how it ended when the child could not say."""
+    outcome, reader = collected.outcome, collected.reader
+    notes = [_("The grader's channel carried a malformed message ({reason}); it was ignored.").format(reason=problem)
+             for problem in dict.fromkeys(reader.problems)]
+    if reader.foreign:
+        outcome = tr.Outcome(tr.TAMPERED, _("{count} lines the grader did not write").format(count=reader.foreign))
+    elif outcome is None and not any(isinstance(e, protocol.Done) for e in collected.events):
         how = _death(returncode)
-        if any(e["event"] == "outcome" for e in events):
+        if any(isinstance(e, protocol.Ended) for e in collected.events):
             notes.append(_("After the program ended, {how} while the grader was probing it.").format(how=how))
         else:
             outcome = tr.Outcome(tr.CRASHED, how)
     return tr.build_trace(
-        events,
+        collected.events,
         spec.param_names,
         outcome=outcome,
-        stdout=out.text(),
-        stderr=err.text(),
+        stdout=collected.out.text(),
+        stderr=collected.err.text(),
         seconds=seconds,
         notes=notes,
         max_steps=spec.max_steps,
     )
 
 
-class SubprocessRunner:
+class SubprocessRunner(Runner):
     """One fresh ``python`` process per submission: what a single ``grader check file.py`` uses."""
 
     def __init__(self, python: str = sys.executable) -> None:
@@ -220,17 +255,14 @@ class SubprocessRunner:
                 _kill_group(process.pid)
                 process.wait()
 
-            outcome, lines, out, err = collect(
-                os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
-                hard_limit(config, limits), kill,
-            )
+            collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
+                                config, kill)
             process.stdout.close()
             process.stderr.close()
-            return finish_trace(spec, config, outcome, lines, out, err, time.monotonic() - started,
-                                process.returncode)
+            return finish_trace(spec, collected, time.monotonic() - started, process.returncode)
 
 
-class ForkServerRunner:
+class ForkServerRunner(Runner):
     """A warm process that has imported torch and matplotlib once forks a fresh child per submission.
 
     Each child is isolated as a ``SubprocessRunner`` child is (its own session, working folder, limits,
@@ -269,11 +301,9 @@ class ForkServerRunner:
                 for fd in (config_read, out_write, err_write, events_write):
                     os.close(fd)
             write_config(config_write, config)
-            outcome, lines, out, err = collect(
-                out_read, err_read, events_read, hard_limit(config, limits), lambda: _kill_group(pid)
-            )
+            collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid))
             returncode = zygote.exit_code(job, timeout=5.0)
-            return finish_trace(spec, config, outcome, lines, out, err, time.monotonic() - started, returncode)
+            return finish_trace(spec, collected, time.monotonic() - started, returncode)
 
     def close(self) -> None:
         with self.lock:
@@ -281,14 +311,10 @@ class ForkServerRunner:
                 self.server.close()
                 self.server = None
 
-    def __enter__(self) -> "ForkServerRunner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 class _Zygote:
+    """The parent's end of the warm process: asks it for children, hears their pids and exit codes."""
+
     def __init__(self, python: str) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         bootstrap = _BOOTSTRAP.format(path=_package_parent())
@@ -307,35 +333,41 @@ class _Zygote:
         self.dead = False
         self.sock.settimeout(STARTUP_SECONDS)
         try:
-            ready = self.sock.recv(4096)
+            ready = self._message(self.sock.recv(4096))
         except OSError:
-            ready = b""
-        if not ready:
+            ready = None
+        if not isinstance(ready, protocol.ServerReady):
             self.close()
             raise OSError("the grader's warm process did not start")
         self.sock.settimeout(None)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
+    @staticmethod
+    def _message(data: bytes):
+        if not data:
+            return None
+        try:
+            return protocol.decode_message(data)
+        except protocol.ProtocolError:
+            return None
+
     def _read(self) -> None:
         while True:
             try:
-                message = self.sock.recv(65536)
+                data = self.sock.recv(65536)
             except OSError:
-                message = b""
+                data = b""
             with self.cond:
-                if not message:
+                if not data:
                     self.dead = True
                     self.cond.notify_all()
                     return
-                try:
-                    data = json.loads(message)
-                except ValueError:
-                    continue
-                if "pid" in data:
-                    self.pids[data["job"]] = data["pid"]
-                elif "exit" in data:
-                    self.exits[data["job"]] = data["exit"]
+                message = self._message(data)
+                if isinstance(message, protocol.Forked):
+                    self.pids[message.job] = message.pid
+                elif isinstance(message, protocol.Exited):
+                    self.exits[message.job] = message.code
                 self.cond.notify_all()
 
     def alive(self) -> bool:
@@ -346,7 +378,7 @@ class _Zygote:
             self.next_job += 1
             job = self.next_job
         with self.send_lock:
-            socket.send_fds(self.sock, [json.dumps({"job": job}).encode()], list(fds))
+            socket.send_fds(self.sock, [protocol.encode_message(protocol.ForkRequest(job))], list(fds))
         with self.cond:
             if not self.cond.wait_for(lambda: job in self.pids or self.dead, timeout=30):
                 raise OSError("the grader's warm process did not answer")

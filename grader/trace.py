@@ -1,30 +1,37 @@
-"""What a run observed, as frozen values, and how it is rebuilt from the child's JSON events.
+"""What a run observed, as frozen values, folded from the child's events (grader/protocol.py).
 
-The child process sends one JSON object per line over a private pipe (see grader/_child.py).  Nothing it
-sends is trusted: every field is checked here, and anything malformed is dropped with a note, so a
-submission that scribbles on the channel can only lose information, never invent a well-formed result.
+Nothing the child sends is trusted: the protocol has already refused malformed events, and here every value
+is taken only for the spec's parameter names and bounded, so a submission that scribbles on the channel can
+only lose information, never invent a well-formed result.  Sentences the child sent as English templates
+are translated here, in the parent.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+from grader import protocol as p
 from grader.i18n import _, translate_template
+from grader.protocol import (  # noqa: F401 - the statuses are part of this module's vocabulary
+    CRASHED,
+    ENDINGS,
+    EXCEPTION,
+    EXITED,
+    FINISHED,
+    ISOLATION_LAYERS,
+    SYNTAX_ERROR,
+    TAMPERED,
+    TIMEOUT,
+    UNREADABLE,
+    encode_number,
+    number,
+)
 
-# How a run ended.
-FINISHED = "finished"  # the program ran to its end (or called sys.exit(0))
-EXCEPTION = "exception"  # it raised
-EXITED = "exit"  # it called sys.exit with a non-zero status
-SYNTAX_ERROR = "syntax_error"
-TIMEOUT = "timeout"
-CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
-TAMPERED = "tampered"  # something other than the grader wrote into the grader's channel: nothing counts
-UNREADABLE = "unreadable"  # the file could not be turned into code to run (a broken notebook, ...)
-ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT, CRASHED, UNREADABLE, TAMPERED)
+# What a notebook cell produced, and a figure the program drew: kept as the child sent them.
+CellRun = p.Cell
+Figure = p.Figure
+PlotLine = p.PlotLine
 
 
 @dataclass(frozen=True)
@@ -53,34 +60,6 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class PlotLine:
-    label: str
-    ys: tuple[float | None, ...]
-
-
-@dataclass(frozen=True)
-class Figure:
-    number: int
-    lines: tuple[PlotLine, ...]
-    png: str | None = None  # base64 PNG, when the run saved one
-
-
-@dataclass(frozen=True)
-class CellRun:
-    """What one notebook cell produced when it ran under grading."""
-
-    index: int  # position among all the notebook's cells
-    number: int  # position among its code cells
-    stdout: str = ""
-    stderr: str = ""
-    result: str | None = None  # repr of the cell's last expression, as Jupyter would show it
-    error: str | None = None
-    error_name: str | None = None
-    traceback: tuple[str, ...] = ()
-    figures: tuple[str, ...] = ()  # base64 PNGs
-
-
-@dataclass(frozen=True)
 class Outcome:
     """How the student's program ended, in plain words, with the line of its own file where that applies."""
 
@@ -94,9 +73,6 @@ class Outcome:
     denied: str | None = None  # what the sandbox refused, translated, when that is how it ended
 
 
-ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user")
-
-
 @dataclass(frozen=True)
 class Trace:
     steps: tuple[Step, ...] = ()
@@ -107,42 +83,18 @@ class Trace:
     prediction_error: str | None = None
     probes: tuple[Probe, ...] = ()
     figures: tuple[Figure, ...] = ()
-    functions: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()  # the roles (forward, loss) the program defined a function for
     outcome: Outcome = Outcome(CRASHED)
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
     cells: tuple[CellRun, ...] = ()
-    isolation: tuple[str, ...] = ()  # the sandbox layers the child had in place (grader/_sandbox.py)
+    isolation: tuple[str, ...] = ()  # the sandbox layers the child had in place (grader/child/sandbox.py)
 
     @property
     def backward_count(self) -> int:
         return len(self.steps) + self.extra_steps
-
-
-# -- decoding --------------------------------------------------------------------------------------------
-
-
-def number(value: Any) -> float | None:
-    """A float from JSON, or None.  Non-finite values travel as the strings 'nan', 'inf', '-inf'."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if value in ("nan", "inf", "-inf"):
-        return float(value)
-    return None
-
-
-def encode_number(value: float | None) -> float | str | None:
-    """The inverse of ``number``: JSON has no NaN or Infinity, so those become strings."""
-    if value is None:
-        return None
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
 def strict(value: Any) -> Any:
@@ -156,58 +108,101 @@ def strict(value: Any) -> Any:
     return value
 
 
-def _text(value: Any, limit: int = 20_000) -> str | None:
-    return value[:limit] if isinstance(value, str) else None
+def translated(sentence: p.Sentence | None, limit: int = 2000) -> str | None:
+    """A sentence the child sent, in the language of the report (a catalog phrase among its arguments,
+    such as what the sandbox refused, is translated too)."""
+    if sentence is None:
+        return None
+    args = {name: (_(value) if isinstance(value, str) else value) for name, value in sentence.args}
+    return translate_template(sentence.template, args)[:limit]
 
 
-def _sentence(value: Any, limit: int = 2000) -> str | None:
-    """A sentence the child sent as {"template", "args"}: translated here, in the parent."""
-    if isinstance(value, dict) and isinstance(value.get("template"), str):
-        args = value.get("args") if isinstance(value.get("args"), dict) else {}
-        safe = {str(k): (_(v) if isinstance(v, str) else v)  # a phrase from the catalog is translated too
-                for k, v in args.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
-        return translate_template(value["template"][:limit], safe)[:limit]
-    return _text(value, limit)
+# -- the fold: one small function per event kind ------------------------------------------------------
 
 
-def _line(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+class _Fold:
+    """What the events have said so far."""
+
+    def __init__(self, names: tuple[str, ...], max_steps: int, notes: Iterable[str]) -> None:
+        self.names, self.max_steps = names, max_steps
+        self.steps: list[Step] = []
+        self.extra = 0
+        self.probes: list[Probe] = []
+        self.figures: list[Figure] = []
+        self.cells: list[CellRun] = []
+        self.final: p.Final | None = None
+        self.ended: Outcome | None = None
+        self.isolation: tuple[str, ...] = ()
+        self.notes = list(notes)
+
+    def numbers(self, values: Mapping[str, float | None]) -> dict[str, float | None]:
+        return {name: values.get(name) for name in self.names}
 
 
-def _numbers(value: Any, names: Iterable[str]) -> dict[str, float | None]:
-    table = value if isinstance(value, dict) else {}
-    return {name: number(table.get(name)) for name in names}
+def _ready(fold: _Fold, event: p.Ready) -> None:
+    fold.isolation = event.isolation
 
 
-def sign(key: bytes, sequence: int, line: bytes) -> bytes:
-    """The signature the child puts before its ``sequence``-th event line (see Channel in grader/_observer.py)."""
-    return hmac.digest(key, b"%d:" % sequence + line, "sha256")[:16].hex().encode()
+def _step(fold: _Fold, event: p.Step) -> None:
+    if len(fold.steps) >= fold.max_steps:
+        fold.extra += 1
+        return
+    fold.steps.append(Step(loss=event.loss, grads=fold.numbers(event.grads), params=fold.numbers(event.params),
+                           line=event.line, file=event.file))
 
 
-def parse_events(lines: Iterable[bytes], key: bytes) -> tuple[list[dict[str, Any]], list[str], int]:
-    """Decode the child's signed JSON lines.  Return the events (objects with an 'event' key), notes, and
-    how many lines did not come from the grader: with a wrong or missing signature, or out of sequence."""
-    events, notes, foreign, sequence = [], [], 0, 0
-    for raw in lines:
-        if not raw.strip():
-            continue
-        mac, _space, raw = raw.partition(b" ")
-        if not hmac.compare_digest(mac, sign(key, sequence, raw)):
-            foreign += 1
-            continue
-        sequence += 1
-        try:
-            event = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            notes.append("the grader's channel carried a line that is not JSON; it was ignored")
-            continue
-        if isinstance(event, dict) and isinstance(event.get("event"), str):
-            events.append(event)
-    return events, notes, foreign
+def _extra_steps(fold: _Fold, event: p.ExtraSteps) -> None:
+    fold.extra += event.count
+
+
+def _note(fold: _Fold, event: p.Note) -> None:
+    text = translated(event.text, 500)
+    if text:
+        fold.notes.append(text)
+
+
+def _ended(fold: _Fold, event: p.Ended) -> None:
+    message = event.message
+    if event.status == TIMEOUT and event.limit is not None:
+        message = _("the time limit is {limit:g} s").format(limit=event.limit)
+    elif event.status == EXITED:
+        message = _("the program called sys.exit({code})").format(code=event.exit_code or "?")
+    fold.ended = Outcome(status=event.status, message=message, exc_type=event.exc_type, line=event.line,
+                         traceback=event.traceback, seconds=event.seconds, file=event.file,
+                         denied=translated(event.denied))
+
+
+def _final(fold: _Fold, event: p.Final) -> None:
+    fold.final = event
+
+
+def _probe(fold: _Fold, event: p.ProbeResult) -> None:
+    params = {k: v for k, v in fold.numbers(event.params).items() if v is not None}
+    fold.probes.append(Probe(kind=event.kind, params=params, x=event.x, y=event.y, value=event.value,
+                             grads=fold.numbers(event.grads), error=translated(event.error)))
+
+
+def _figure(fold: _Fold, event: p.Figure) -> None:
+    fold.figures.append(event)
+
+
+def _cell(fold: _Fold, event: p.Cell) -> None:
+    if len(fold.cells) < 10_000:
+        fold.cells.append(event)
+
+
+def _done(fold: _Fold, event: p.Done) -> None:
+    pass
+
+
+FOLD: dict[type, Callable[[_Fold, Any], None]] = {
+    p.Ready: _ready, p.Step: _step, p.ExtraSteps: _extra_steps, p.Note: _note, p.Ended: _ended, p.Final: _final,
+    p.ProbeResult: _probe, p.Figure: _figure, p.Cell: _cell, p.Done: _done,
+}
 
 
 def build_trace(
-    events: list[dict[str, Any]],
+    events: Iterable[p.Event],
     names: tuple[str, ...],
     *,
     outcome: Outcome | None,
@@ -219,141 +214,26 @@ def build_trace(
 ) -> Trace:
     """Fold the child's events into a Trace.  ``outcome``, when given (a timeout, a crash), overrides what
     the child said about how the program ended."""
-    steps: list[Step] = []
-    extra = 0
-    probes: list[Probe] = []
-    figures: list[Figure] = []
-    final_params: dict[str, float | None] = {name: None for name in names}
-    final_leaf: dict[str, bool] = {}
-    prediction = None
-    prediction_error = None
-    functions: frozenset[str] = frozenset()
-    child_outcome: Outcome | None = None
-    cells: list[CellRun] = []
-    isolation: tuple[str, ...] = ()
-    notes = list(notes)
+    fold = _Fold(names, max_steps, notes)
     for event in events:
-        kind = event["event"]
-        if kind == "ready":
-            layers = event.get("isolation")
-            if isinstance(layers, list):
-                isolation = tuple(layer for layer in layers[:10] if layer in ISOLATION_LAYERS)
-        elif kind == "step":
-            if len(steps) < max_steps:
-                steps.append(
-                    Step(
-                        loss=number(event.get("loss")),
-                        grads=_numbers(event.get("grads"), names),
-                        params=_numbers(event.get("params"), names),
-                        line=_line(event.get("line")),
-                        file=_text(event.get("file"), 300),
-                    )
-                )
-            else:
-                extra += 1
-        elif kind == "extra_steps":
-            count = event.get("count")
-            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                extra += count
-        elif kind == "outcome":
-            status = event.get("status")
-            if status in ENDINGS:
-                message = _text(event.get("message"), 2000)
-                limit = number(event.get("limit"))
-                if status == TIMEOUT and limit is not None:
-                    message = _("the time limit is {limit:g} s").format(limit=limit)
-                elif status == EXITED:
-                    code = _text(event.get("exit_code"), 100) or "?"
-                    message = _("the program called sys.exit({code})").format(code=code)
-                child_outcome = Outcome(
-                    status=status,
-                    message=message,
-                    exc_type=_text(event.get("exc_type"), 200),
-                    line=_line(event.get("line")),
-                    traceback=_text(event.get("traceback")),
-                    seconds=number(event.get("seconds")),
-                    file=_text(event.get("file"), 300),
-                    denied=_sentence(event.get("denied")),
-                )
-        elif kind == "final":
-            final_params = _numbers(event.get("params"), names)
-            leaf = event.get("leaf")
-            if isinstance(leaf, dict):
-                final_leaf = {n: leaf[n] for n in names if isinstance(leaf.get(n), bool)}
-            prediction = number(event.get("prediction"))
-            prediction_error = _sentence(event.get("prediction_error"))
-            funcs = event.get("functions")
-            if isinstance(funcs, list):
-                functions = frozenset(f for f in funcs if isinstance(f, str))
-        elif kind == "probe":
-            probe_kind = event.get("kind")
-            x = number(event.get("x"))
-            if probe_kind in ("forward", "loss") and x is not None:
-                probes.append(
-                    Probe(
-                        kind=probe_kind,
-                        params={k: v for k, v in _numbers(event.get("params"), names).items() if v is not None},
-                        x=x,
-                        y=number(event.get("y")),
-                        value=number(event.get("value")),
-                        grads=_numbers(event.get("grads"), names),
-                        error=_sentence(event.get("error")),
-                    )
-                )
-        elif kind == "figure":
-            number_ = event.get("number")
-            raw_lines = event.get("lines")
-            if isinstance(number_, int) and isinstance(raw_lines, list):
-                plot_lines = tuple(
-                    PlotLine(
-                        label=_text(line.get("label"), 200) or "",
-                        ys=tuple(number(v) for v in line.get("ys", [])[:10_000] if isinstance(line.get("ys"), list)),
-                    )
-                    for line in raw_lines[:50]
-                    if isinstance(line, dict)
-                )
-                png = event.get("png")
-                figures.append(Figure(number_, plot_lines, png if isinstance(png, str) and len(png) < 4_000_000 else None))
-        elif kind == "cell":
-            index, number_ = event.get("index"), event.get("number")
-            if isinstance(index, int) and isinstance(number_, int) and len(cells) < 10_000:
-                tb = event.get("traceback")
-                figs = event.get("figures")
-                cells.append(
-                    CellRun(
-                        index=index,
-                        number=number_,
-                        stdout=_text(event.get("stdout"), 200_000) or "",
-                        stderr=_text(event.get("stderr"), 200_000) or "",
-                        result=_text(event.get("result"), 10_000),
-                        error=_text(event.get("error"), 2000),
-                        error_name=_text(event.get("error_name"), 200),
-                        traceback=tuple(t for t in tb[:200] if isinstance(t, str)) if isinstance(tb, list) else (),
-                        figures=tuple(f for f in figs[:20] if isinstance(f, str) and len(f) < 4_000_000)
-                        if isinstance(figs, list) else (),
-                    )
-                )
-        elif kind == "note":
-            text = _sentence(event.get("text"), 500)
-            if text:
-                notes.append(text)
-    if outcome is None:
-        outcome = child_outcome or Outcome(CRASHED, _("the program stopped without reporting how it ended"))
+        FOLD[type(event)](fold, event)
+    final = fold.final
+    ended = outcome or fold.ended or Outcome(CRASHED, _("the program stopped without reporting how it ended"))
     return Trace(
-        steps=tuple(steps),
-        extra_steps=extra,
-        final_params=final_params,
-        final_leaf=final_leaf,
-        prediction=prediction,
-        prediction_error=prediction_error,
-        probes=tuple(probes),
-        figures=tuple(figures),
-        functions=functions,
-        outcome=outcome,
+        steps=tuple(fold.steps),
+        extra_steps=fold.extra,
+        final_params=fold.numbers(final.params) if final else {name: None for name in names},
+        final_leaf={n: final.leaf[n] for n in names if n in final.leaf} if final else {},
+        prediction=final.prediction if final else None,
+        prediction_error=translated(final.prediction_error) if final else None,
+        probes=tuple(fold.probes),
+        figures=tuple(fold.figures),
+        functions=frozenset(final.functions) if final else frozenset(),
+        outcome=ended,
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
-        notes=tuple(dict.fromkeys(notes)),
-        cells=tuple(cells),
-        isolation=isolation,
+        notes=tuple(dict.fromkeys(fold.notes)),
+        cells=tuple(fold.cells),
+        isolation=fold.isolation,
     )

@@ -14,6 +14,7 @@ def test_case(case: Case, grading) -> None:
     report = grading.report(case)
     got = {check.id: check.status for check in report.checks if check.id in GRADED}
     messages = {check.id: check.message for check in report.checks}
+    assert not any("malformed message" in note for note in report.notes), report.notes  # the protocol held
     assert got == case.expect, messages
     assert report.score == case.score, messages
     for check_id, fragment in case.message.items():

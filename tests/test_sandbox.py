@@ -16,7 +16,7 @@ import pytest
 from cases import ROOT
 
 from grader.cli import main
-from grader.trace import parse_events, sign
+from grader.protocol import FrameReader, sign
 
 HOSTILE = ROOT / "tests" / "hostile"
 SOLUTION = ROOT / "solutions" / "backprop_linear.py"
@@ -127,25 +127,30 @@ def test_cheating_cannot_pass_a_check(hostile) -> None:
 
 
 def _signed(key: bytes, events: list[dict]) -> list[bytes]:
-    lines = [json.dumps(e, separators=(",", ":")).encode() for e in events]
-    return [sign(key, i, line) + b" " + line for i, line in enumerate(lines)]
+    """One frame per event, signed in sequence as the child signs them."""
+    payloads = [json.dumps([e], separators=(",", ":")).encode() for e in events]
+    return [sign(key, i, payload) + b" " + payload for i, payload in enumerate(payloads)]
+
+
+def _read(key: bytes, lines: list[bytes]) -> tuple[list, int]:
+    reader = FrameReader(key)
+    events = reader.feed(b"".join(line + b"\n" for line in lines)) + reader.close()
+    return [e.KIND for e in events], reader.foreign
 
 
 def test_the_channel_accepts_only_what_the_grader_signed() -> None:
     key, other = os.urandom(32), os.urandom(32)
-    genuine = _signed(key, [{"event": "ready"}, {"event": "step", "loss": 1.0}, {"event": "done"}])
-    events, _, foreign = parse_events(genuine, key)
-    assert [e["event"] for e in events] == ["ready", "step", "done"] and foreign == 0
-    unsigned = b'{"event":"final","prediction":8.0}'
+    genuine = _signed(key, [{"event": "ready"}, {"event": "extra_steps", "count": 1}, {"event": "done"}])
+    assert _read(key, genuine) == (["ready", "extra_steps", "done"], 0)
+    unsigned = b'[{"event":"final","params":{},"leaf":{},"prediction":8.0}]'
     forged = [genuine[0], unsigned, b"0" * 32 + b" " + unsigned, _signed(other, [{"event": "done"}])[0],
               genuine[0], genuine[1], genuine[2]]  # a line replayed out of sequence is not genuine either
-    events, _, foreign = parse_events(forged, key)
-    assert [e["event"] for e in events] == ["ready", "step", "done"] and foreign == 4
+    assert _read(key, forged) == (["ready", "extra_steps", "done"], 4)
 
 
 @pytest.mark.skipif(sys.gettrace() is not None, reason="a capability refuses to run under a trace function")
 def test_sealed_callables_lead_nowhere() -> None:
-    from grader._child import capability, forwarder, seal
+    from grader.child.boundary import capability, forwarder, seal
 
     class Secret:
         key = b"k"
@@ -164,13 +169,19 @@ def test_sealed_callables_lead_nowhere() -> None:
     assert type(sealed) is weakref.CallableProxyType  # type() names the proxy, not what it hides
     calls = []
     # What a sealed call returns: (its result, the student objects it let go of).
-    before = capability(lambda foreign, args, kwargs, gathered: (calls.append(("before", args)) or 7, []), keep)
-    after = capability(lambda foreign, token, ok: (calls.append(("after", token, ok)), []), keep)
-    stand_in = forwarder(Secret().act, before, after)
+    observe = capability(lambda foreign, args, kwargs, gathered: (calls.append(("observe", args)), []), keep)
+    stand_in = forwarder(Secret().act, observe)
     assert stand_in(2) == 3 and hash(stand_in) and stand_in.__name__ == "act" and stand_in.__closure__ is None
-    assert calls == [("before", (2,)), ("after", 7, True)]
-    assert set(stand_in.__globals__) == {"__builtins__", "_real", "_before", "_after", "_use", "_gather"}
-    assert type(before.gi_frame.f_locals["sealed"]) is weakref.CallableProxyType  # all a frame shows
+    assert calls == [("observe", (2,))]  # after the real call, with its arguments
+
+    def failing(x):
+        raise ValueError(x)
+
+    with pytest.raises(ValueError):
+        forwarder(failing, observe)(5)
+    assert calls == [("observe", (2,))]  # a call that raised is not observed
+    assert set(stand_in.__globals__) == {"__builtins__", "_real", "_observe", "_use", "_gather"}
+    assert type(observe.gi_frame.f_locals["sealed"]) is weakref.CallableProxyType  # all a frame shows
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
@@ -199,7 +210,7 @@ def test_machine_left_clean_and_time_bounded(hostile) -> None:
     assert code == 1 and len(reports) == 27
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
-    leftover = subprocess.run(["pgrep", "-f", "from grader._child import main"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "from grader.child.main import main"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
     assert elapsed < 120
 
@@ -231,7 +242,7 @@ def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
 def test_network_namespace_leaves_no_way_out() -> None:
     code = (
         "import socket, sys\n"
-        "from grader._sandbox import isolate_network\n"
+        "from grader.child.sandbox import isolate_network\n"
         "assert isolate_network()\n"
         "try:\n"
         "    socket.create_connection(('127.0.0.1', 9), timeout=2)\n"
@@ -245,7 +256,7 @@ def test_network_namespace_leaves_no_way_out() -> None:
 
 JAILED = '''
 import os, sys, threading, time
-from grader._sandbox import jail
+from grader.child.sandbox import jail
 work, secret = sys.argv[1], sys.argv[2]
 uid = jail(work, (sys.prefix, sys.base_prefix))
 assert uid and os.getuid() == uid and os.geteuid() == uid, "still root"

@@ -4,7 +4,7 @@ import builtins
 import sys
 
 try:
-    import grader._sandbox as sandbox
+    import grader.child.sandbox as sandbox
 except ImportError:
     sandbox = None
 if sandbox is not None:

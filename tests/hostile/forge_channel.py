@@ -9,10 +9,11 @@ fake = [
     {"event": "final", "params": {"w": 2.0}, "leaf": {"w": True}, "prediction": 8.0, "functions": ["forward", "loss"]},
     {"event": "done"},
 ]
-payload = "".join(json.dumps(e) + "\n" for e in fake).encode()
+lines = "".join(json.dumps(e) + "\n" for e in fake).encode()  # one event a line, unsigned
+frame = b"0" * 32 + b" " + json.dumps(fake).encode() + b"\n"  # one frame of them, with a made-up signature
 for fd in range(3, 64):
     try:
-        os.write(fd, b"0" * 32 + b" " + payload)
-        os.write(fd, payload)
+        os.write(fd, frame)
+        os.write(fd, lines)
     except OSError:
         pass

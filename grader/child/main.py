@@ -1,0 +1,174 @@
+"""The child process: set up the observer and the sandbox, run one submission, never return.
+
+Started by grader/run.py, either as a fresh Python (``python -I -B -c BOOTSTRAP CONFIG_FD EVENTS_FD``) or
+forked by the warm process (zygote.py).  It reads its ``ChildConfig`` from one private pipe, then closes it
+before student code starts; it writes signed event frames to the other (grader/protocol.py).  Student
+stdout and stderr go to the parent's capture, never mixed with the events.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+import types
+
+from grader.child import execute, pyplot
+from grader.child.boundary import CURRENT, Caps, capability, forwarder, sealer, use
+from grader.child.sandbox import JailError, isolate_network, jail, limit_resources, make_hook, read_roots
+from grader.protocol import ChildConfig
+
+_REAL_EXIT = os._exit
+_NETWORK_ISOLATED = [False]  # a zygote's children inherit its namespace
+_OBSERVER_CODE: list = [None]  # the observer's compiled code, once per process (a zygote's children share it)
+OBSERVER = "grader.child._observer"
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def observer_code() -> types.CodeType:
+    """The observer module's code, compiled once (code objects cannot be changed)."""
+    if _OBSERVER_CODE[0] is None:
+        spec = importlib.util.find_spec(OBSERVER)
+        _OBSERVER_CODE[0] = spec.loader.get_code(OBSERVER)
+    return _OBSERVER_CODE[0]
+
+
+def load_observer() -> types.ModuleType:
+    """A fresh, private copy of the observer module: executed in a module object that no name leads to
+    (not in sys.modules, not an attribute of the package)."""
+    module = types.ModuleType(OBSERVER)
+    module.__file__ = observer_code().co_filename
+    exec(observer_code(), module.__dict__)
+    return module
+
+
+def guard_exit() -> None:
+    """os._exit skips every cleanup: flush what the grader has buffered first, so the backward passes
+    observed before it still count."""
+
+    def exit_now(status: int = 0) -> None:
+        caps = CURRENT.get("caps")
+        if caps is not None:
+            try:
+                use(caps.flush)
+            except BaseException:  # noqa: BLE001 - leaving anyway
+                pass
+        _REAL_EXIT(status)
+
+    import posix
+
+    os._exit = posix._exit = exit_now
+
+
+def isolate(config: ChildConfig, roots: tuple[str, ...]) -> list[str]:
+    """Limits for this process and its jail; the layers in place."""
+    if not _NETWORK_ISOLATED[0]:
+        _NETWORK_ISOLATED[0] = isolate_network()
+    limit_resources(memory_mb=config.memory_mb, cpu_seconds=config.time_limit + 30, file_mb=config.file_mb)
+    layers = ["limits", "audit"] + (["network"] if _NETWORK_ISOLATED[0] else [])
+    if not config.jail:
+        return layers
+    try:
+        uid = jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))))
+    except JailError as exc:
+        sys.stderr.write(f"grader: the submission could not be isolated ({exc}); it was not run.\n")
+        raise
+    if uid is not None:
+        layers += ["filesystem", "user"]
+        tempfile.tempdir = config.workdir
+        os.environ.update(HOME=config.workdir, TMPDIR=config.workdir)
+    return layers
+
+
+def prepare(config: ChildConfig, events_fd: int) -> Caps:
+    """Everything before student code runs: the channel, the observer, the sandbox.  Returns the
+    capabilities the driver needs; the observer itself is reachable from nowhere once this returns."""
+    import torch
+
+    private = load_observer()
+    channel = private.Channel(events_fd, bytes.fromhex(config.key))
+    readable = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    try:
+        import matplotlib
+
+        readable += [matplotlib.get_data_path(), matplotlib.get_cachedir(), matplotlib.get_configdir()]
+    except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
+        pass
+    roots = read_roots(tuple(readable))
+    hook, control = make_hook(config.workdir, roots)
+    observer = private.Observer(config, channel, control, torch)
+    torch.set_num_threads(1)
+    keep, seal_here = observer.sealed, sealer()
+
+    def cap(method):
+        return capability(lambda foreign, *args: observer.dispatch(foreign, method, *args), keep, seal_here)
+
+    caps = Caps()
+    for name in private.CAPABILITIES:
+        setattr(caps, name, cap(getattr(observer, name)))
+    execute.REAL_BACKWARD[0] = torch.autograd.backward
+    torch.autograd.backward = forwarder(torch.autograd.backward, caps.observe)
+    pyplot.FIGURE_PNG[0] = config.figure_png
+    pyplot.install()
+    os.chdir(config.workdir)
+    sys.path[:] = [config.workdir] + [p for p in sys.path if p != config.bootstrap_path]
+    layers = isolate(config, roots)
+    sys.addaudithook(hook)
+    guard_exit()
+    CURRENT["caps"] = caps
+    observer.ready(layers)
+    # From here on the observer lives only in the cycle observer -> keep -> sealed -> lambda -> observer,
+    # which nothing else points at; frozen, the collector never frees it (and gc.get_objects never lists it).
+    gc.collect()
+    gc.freeze()
+    return caps
+
+
+def run_job(config_bytes: bytes, events_fd: int) -> None:
+    """Run one submission in this process and report on ``events_fd``; never returns."""
+    caps = None
+    try:
+        caps = prepare(ChildConfig.from_json(config_bytes), events_fd)
+        config_bytes = None
+        execute.drive(caps)
+    except BaseException:  # noqa: BLE001 - the grader's own failure: said on stderr, which the report keeps
+        try:
+            sys.__stderr__.write("grader: internal error\n" + traceback.format_exc())
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        if caps is not None:
+            try:
+                use(caps.flush)
+            except BaseException:  # noqa: BLE001
+                pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - the student may have replaced or closed them
+                pass
+        # Leave without waiting for threads the student started or atexit hooks it registered.
+        _REAL_EXIT(0)
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "zygote":
+        from grader.child.zygote import serve
+
+        serve(int(argv[1]))
+        return
+    config_fd, events_fd = int(argv[0]), int(argv[1])
+    run_job(read_all(config_fd), events_fd)

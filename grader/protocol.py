@@ -1,0 +1,634 @@
+"""What the grader's processes say to each other, defined in one place (standard library only).
+
+Three conversations cross a process boundary:
+
+* **configuration**: the parent hands the child one ``ChildConfig`` (JSON) over a private pipe;
+* **events**: the child reports what it observed as events (``Ready``, ``Step``, ``Ended``, ...), sent in
+  signed *frames* over another private pipe.  A frame is one line, ``MAC PAYLOAD``, where PAYLOAD is a JSON
+  array of event objects and MAC the first 16 bytes (hex) of HMAC-SHA256(key, b"SEQUENCE:" + PAYLOAD), with
+  the key drawn by the parent for this run and SEQUENCE counting the frames from 0.  The parent reads them
+  with ``FrameReader``: a line that fails the check was not written by the grader;
+* **fork server**: the parent asks the warm process for a child per job (``ForkRequest``), and hears back
+  its pid (``Forked``) and its exit status (``Exited``).
+
+The child writes events with two plain functions, ``encode`` and ``sign``, which use only exact types and
+C functions.  Student code shares the child's process and can reach this module, so the observer does
+not call them here: it makes private copies when it is loaded, before any student code runs
+(``private_copy``), and nothing later done to this module reaches those copies.
+
+Everything read from another process is checked here: a malformed value raises ``ProtocolError`` with the
+reason, never something else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from dataclasses import MISSING, dataclass, field, fields
+from types import FunctionType
+from typing import Any, Callable, ClassVar, Mapping
+
+try:  # the C function behind hmac.digest: what the observer may call (see private_copy)
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac_digest = hmac.digest
+from _json import encode_basestring_ascii as _escape
+
+# -- how a run ended -----------------------------------------------------------------------------------
+
+FINISHED = "finished"  # the program ran to its end (or called sys.exit(0))
+EXCEPTION = "exception"  # it raised
+EXITED = "exit"  # it called sys.exit with a non-zero status
+SYNTAX_ERROR = "syntax_error"
+TIMEOUT = "timeout"
+CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
+TAMPERED = "tampered"  # something other than the grader wrote into the grader's channel: nothing counts
+UNREADABLE = "unreadable"  # the file could not be turned into code to run (a broken notebook, ...)
+CHILD_ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT)  # what the child itself may report
+ENDINGS = CHILD_ENDINGS + (CRASHED, UNREADABLE, TAMPERED)
+
+ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user")
+ROLES = ("forward", "loss")  # the student's functions the grader calls, by role
+MAC_HEX = 32  # characters of a frame's signature
+EVENTS_CAP = 64 * 1024 * 1024  # bytes of events the parent reads from one run
+
+
+class ProtocolError(ValueError):
+    """A message from another process is malformed; the text says what is wrong with it."""
+
+
+# -- the child's writing (copied privately by the observer: exact types, builtins and C functions only) --
+
+
+def encode(value) -> str:
+    """JSON text of ``value`` made of exact JSON types (None, bool, int, float, str, list, tuple, dict with
+    str keys); NaN and infinities become the strings "nan", "inf", "-inf"; anything else becomes null."""
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        if value - value == 0.0:  # finite
+            return float.__repr__(value)
+        return '"nan"' if value != value else ('"inf"' if value > 0 else '"-inf"')
+    if kind is str:
+        return _escape(value)
+    if kind is list or kind is tuple:
+        return "[" + ",".join([encode(item) for item in value]) + "]"
+    if kind is dict:
+        return "{" + ",".join([_escape(k) + ":" + encode(v) for k, v in value.items() if type(k) is str]) + "}"
+    return "null"
+
+
+def sign(key: bytes, sequence: int, payload: bytes) -> bytes:
+    """The signature of the ``sequence``-th frame (hex, ASCII)."""
+    return _hmac_digest(key, b"%d:" % sequence + payload, "sha256")[: MAC_HEX // 2].hex().encode("ascii")
+
+
+def frame(key: bytes, sequence: int, events: list) -> bytes:
+    """One signed frame holding ``events`` (each already encoded with ``encode``)."""
+    payload = ("[" + ",".join(events) + "]").encode("ascii")
+    return sign(key, sequence, payload) + b" " + payload + b"\n"
+
+
+def sentence_json(template: str, args: dict) -> dict:
+    """A ``Sentence`` as the child sends it: the English template and its arguments."""
+    return {"template": template, "args": args}
+
+
+def private_copy(names: tuple, builtins: dict) -> tuple:
+    """Fresh copies of this module's functions ``names``, whose globals are a copy of this module's
+    namespace as it is now, with ``builtins`` as their builtins.  Call it before student code runs: later
+    changes to this module, to its functions' attributes or to ``builtins`` do not reach the copies."""
+    space = dict(globals())
+    space["__builtins__"] = builtins
+    for name, value in list(space.items()):
+        if type(value) is FunctionType and value.__module__ == __name__:
+            space[name] = FunctionType(value.__code__, space, value.__name__, value.__defaults__, value.__closure__)
+    return tuple(space[name] for name in names)
+
+
+# -- reading what another process sent ------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def number(value: Any) -> float | None:
+    """A float from JSON (None stays None; non-finite values travel as "nan", "inf", "-inf")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ProtocolError("a number was expected, not a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise ProtocolError(f"a number was expected, not {type(value).__name__}")
+
+
+def encode_number(value: float | None) -> float | str | None:
+    """The inverse of ``number``: JSON has no NaN or Infinity, so those become strings."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _required_number(value: Any) -> float:
+    if value is None:
+        raise ProtocolError("a number is required")
+    return number(value)
+
+
+def _integer(minimum: int | None = None, optional: bool = False) -> Callable[[Any], int | None]:
+    def read(value: Any) -> int | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProtocolError(f"a whole number was expected, not {type(value).__name__}")
+        if minimum is not None and value < minimum:
+            raise ProtocolError(f"{value} is below {minimum}")
+        return value
+
+    return read
+
+
+def _text(limit: int, optional: bool = True) -> Callable[[Any], str | None]:
+    """A string, cut at ``limit`` characters (student output may be long: cutting it is not an error)."""
+
+    def read(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise ProtocolError(f"a string was expected, not {type(value).__name__}")
+        return value[:limit]
+
+    return read
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError(f"true or false was expected, not {type(value).__name__}")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        if value not in choices:
+            raise ProtocolError(f"{str(value)[:40]!r} is not one of {', '.join(choices)}")
+        return value
+
+    return read
+
+
+def _sequence(read_item: Callable[[Any], Any], most: int) -> Callable[[Any], tuple]:
+    def read(value: Any) -> tuple:
+        if not isinstance(value, list):
+            raise ProtocolError(f"a list was expected, not {type(value).__name__}")
+        if len(value) > most:
+            raise ProtocolError(f"{len(value)} items, at most {most} allowed")
+        return tuple(read_item(item) for item in value)
+
+    return read
+
+
+def _table(read_value: Callable[[Any], Any], most: int = 64) -> Callable[[Any], dict]:
+    """A JSON object with string keys, each value read by ``read_value``."""
+
+    def read(value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise ProtocolError(f"an object was expected, not {type(value).__name__}")
+        if len(value) > most:
+            raise ProtocolError(f"{len(value)} entries, at most {most} allowed")
+        return {str(k)[:100]: read_value(v) for k, v in value.items()}
+
+    return read
+
+
+_numbers = _table(number)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence for the student, sent untranslated: an English template and its arguments (the parent
+    translates it; see grader/i18n.py)."""
+
+    template: str
+    args: tuple[tuple[str, str | int | float], ...] = ()
+
+
+def _argument(value: Any) -> str | int | float:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ProtocolError(f"a sentence's argument must be text or a number, not {type(value).__name__}")
+    return value[:1000] if isinstance(value, str) else value
+
+
+def _sentence(value: Any) -> Sentence | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"template", "args"} or not isinstance(value.get("template"), str):
+        raise ProtocolError("a sentence is an object with a template and its args")
+    args = _table(_argument, most=16)(value.get("args", {}))
+    return Sentence(value["template"][:2000], tuple(args.items()))
+
+
+def _isolation(value: Any) -> tuple[str, ...]:
+    return _sequence(_one_of(ISOLATION_LAYERS), len(ISOLATION_LAYERS))(value)
+
+
+def _png(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) >= 4_000_000):
+        raise ProtocolError("a figure is base64 text of less than 4 MB")
+    return value
+
+
+def _reader(read: Callable[[Any], Any], default: Any = _MISSING) -> Any:
+    """A dataclass field read from JSON by ``read``; without a default the field is required."""
+    metadata = {"read": read}
+    if default is _MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _decode(cls: type, data: Any, what: str) -> Any:
+    """An instance of the dataclass ``cls`` from a JSON object, each field checked by its reader."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{what}: an object was expected, not {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known - {"event"})
+    if unknown:
+        raise ProtocolError(f"{what}: unknown field {unknown[0][:40]!r}")
+    values = {}
+    for f in fields(cls):
+        raw = data.get(f.name, _MISSING)
+        if raw is _MISSING:
+            if f.default is MISSING:
+                raise ProtocolError(f"{what}: field {f.name!r} is missing")
+            continue
+        try:
+            values[f.name] = f.metadata["read"](raw)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{what}, field {f.name!r}: {exc}") from None
+    return cls(**values)
+
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready data for a message (dataclasses, tuples and mappings; non-finite floats as strings)."""
+    if isinstance(value, Sentence):
+        return {"template": value.template, "args": dict(value.args)}
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, float):
+        return encode_number(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+# -- events: child -> parent -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The child is set up and about to run student code: the student's clock starts now."""
+
+    KIND: ClassVar[str] = "ready"
+    isolation: tuple[str, ...] = _reader(_isolation, ())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One backward pass: its loss, each parameter's gradient after it and value at it, where it was called."""
+
+    KIND: ClassVar[str] = "step"
+    grads: Mapping[str, float | None] = _reader(_numbers)
+    params: Mapping[str, float | None] = _reader(_numbers)
+    loss: float | None = _reader(number, None)
+    line: int | None = _reader(_integer(1, optional=True), None)
+    file: str | None = _reader(_text(300), None)
+
+
+@dataclass(frozen=True)
+class ExtraSteps:
+    """Backward passes past the recording cap, counted only."""
+
+    KIND: ClassVar[str] = "extra_steps"
+    count: int = _reader(_integer(0))
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the student should know (a parameter found under another name, a refused attempt...)."""
+
+    KIND: ClassVar[str] = "note"
+    text: Sentence = _reader(_sentence)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How the student's program ended (the parent may override it: a timeout it enforced, a crash)."""
+
+    KIND: ClassVar[str] = "outcome"
+    status: str = _reader(_one_of(CHILD_ENDINGS))
+    message: str | None = _reader(_text(2000), None)
+    exc_type: str | None = _reader(_text(200), None)
+    line: int | None = _reader(_integer(1, optional=True), None)
+    file: str | None = _reader(_text(300), None)
+    traceback: str | None = _reader(_text(20_000), None)
+    seconds: float | None = _reader(number, None)
+    limit: float | None = _reader(number, None)  # the time limit, when that is how it ended
+    exit_code: str | None = _reader(_text(100), None)  # sys.exit's argument, when that is how it ended
+    denied: Sentence | None = _reader(_sentence, None)  # what the sandbox refused, when that is how
+
+
+@dataclass(frozen=True)
+class Final:
+    """After the program: the parameters, forward(probe_x), and which of the student's functions exist."""
+
+    KIND: ClassVar[str] = "final"
+    params: Mapping[str, float | None] = _reader(_numbers)
+    leaf: Mapping[str, bool] = _reader(_table(_boolean))
+    prediction: float | None = _reader(number, None)
+    prediction_error: Sentence | None = _reader(_sentence, None)
+    functions: tuple[str, ...] = _reader(_sequence(_one_of(ROLES), len(ROLES)), ())
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One hidden call of the student's forward or loss, at the point the parent asked for."""
+
+    KIND: ClassVar[str] = "probe"
+    kind: str = _reader(_one_of(ROLES))
+    params: Mapping[str, float | None] = _reader(_numbers)
+    x: float = _reader(_required_number)
+    grads: Mapping[str, float | None] = _reader(_numbers)
+    y: float | None = _reader(number, None)
+    value: float | None = _reader(number, None)
+    error: Sentence | None = _reader(_sentence, None)
+
+
+@dataclass(frozen=True)
+class PlotLine:
+    label: str = _reader(_text(200), "")
+    ys: tuple[float | None, ...] = _reader(_sequence(number, 10_000), ())
+
+
+def _plot_line(value: Any) -> PlotLine:
+    return _decode(PlotLine, value, "plot line")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A matplotlib figure the program drew: its lines' values, and a PNG when the run asked for one."""
+
+    KIND: ClassVar[str] = "figure"
+    number: int = _reader(_integer())
+    lines: tuple[PlotLine, ...] = _reader(_sequence(_plot_line, 50), ())
+    png: str | None = _reader(_png, None)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one notebook cell produced when it ran under grading."""
+
+    KIND: ClassVar[str] = "cell"
+    index: int = _reader(_integer(0))  # position among all the notebook's cells
+    number: int = _reader(_integer(1))  # position among its code cells
+    stdout: str = _reader(_text(200_000, optional=False), "")
+    stderr: str = _reader(_text(200_000, optional=False), "")
+    result: str | None = _reader(_text(10_000), None)  # repr of the cell's last expression, as Jupyter shows it
+    error: str | None = _reader(_text(2000), None)
+    error_name: str | None = _reader(_text(200), None)
+    traceback: tuple[str, ...] = _reader(_sequence(_text(20_000, optional=False), 200), ())
+    figures: tuple[str, ...] = _reader(_sequence(_png, 20), ())  # base64 PNGs
+
+
+@dataclass(frozen=True)
+class Done:
+    """The child has said everything: what follows it is its exit."""
+
+    KIND: ClassVar[str] = "done"
+
+
+Event = Ready | Step | ExtraSteps | Note | Ended | Final | ProbeResult | Figure | Cell | Done
+EVENT_TYPES: dict[str, type] = {cls.KIND: cls for cls in (Ready, Step, ExtraSteps, Note, Ended, Final, ProbeResult,
+                                                           Figure, Cell, Done)}
+# The kinds, for the child's writing side (plain strings it can copy).
+READY, STEP, EXTRA_STEPS, NOTE, ENDED, FINAL, PROBE, FIGURE, CELL, DONE = EVENT_TYPES
+
+
+def decode_event(data: Any) -> Event:
+    """The event a JSON object stands for, or ProtocolError saying why it is none."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"an event is a JSON object, not {type(data).__name__}")
+    kind = data.get("event")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown event kind {str(kind)[:40]!r}")
+    return _decode(cls, data, f"{kind} event")
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The JSON object of an event, as the child sends it."""
+    return {"event": event.KIND, **plain(event)}
+
+
+class FrameReader:
+    """The parent's side of the events pipe: fed raw bytes as they arrive, it returns the events of every
+    complete, genuine frame.  A line whose signature fails (not the grader's, or out of sequence) is
+    counted in ``foreign``; an event that is malformed inside a genuine frame is dropped, and why is kept
+    in ``problems``."""
+
+    def __init__(self, key: bytes, cap: int = EVENTS_CAP) -> None:
+        self.key = key
+        self.cap = cap
+        self.pending = bytearray()
+        self.read = 0
+        self.sequence = 0
+        self.foreign = 0
+        self.problems: list[str] = []
+
+    def feed(self, data: bytes) -> list[Event]:
+        if self.read >= self.cap:
+            return []
+        data = data[: self.cap - self.read]
+        self.read += len(data)
+        self.pending += data
+        *lines, rest = self.pending.split(b"\n")
+        self.pending = bytearray(rest)
+        return [event for line in lines for event in self._line(bytes(line))]
+
+    def close(self) -> list[Event]:
+        """The events of a last line without its newline (a child that died while writing)."""
+        rest, self.pending = bytes(self.pending), bytearray()
+        return self._line(rest)
+
+    def _line(self, line: bytes) -> list[Event]:
+        if not line.strip():
+            return []
+        mac, _space, payload = line.partition(b" ")
+        if not hmac.compare_digest(mac, sign(self.key, self.sequence, payload)):
+            self.foreign += 1
+            return []
+        self.sequence += 1
+        try:
+            items = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            self.problems.append("a frame that is not JSON")
+            return []
+        if not isinstance(items, list):
+            self.problems.append("a frame that is not a list of events")
+            return []
+        events = []
+        for item in items:
+            try:
+                events.append(decode_event(item))
+            except ProtocolError as exc:
+                self.problems.append(str(exc))
+        return events
+
+
+# -- the child's configuration: parent -> child --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbePoint:
+    """A hidden call the parent wants made: ``kind`` (a role) at these parameter values, x and y."""
+
+    kind: str = _reader(_one_of(ROLES))
+    params: Mapping[str, float] = _reader(_table(_required_number))
+    x: float = _reader(_required_number)
+    y: float | None = _reader(number, None)
+
+
+@dataclass(frozen=True)
+class CellSource:
+    """A notebook's code cell, as the child runs it."""
+
+    index: int = _reader(_integer(0))  # position among all the notebook's cells
+    number: int = _reader(_integer(1))  # position among its code cells
+    source: str = _reader(_text(10_000_000, optional=False))
+    run: bool = _reader(_boolean, True)  # False: a cell in another language (%%bash, ...)
+
+
+def _probe_point(value: Any) -> ProbePoint:
+    return _decode(ProbePoint, value, "probe point")
+
+
+def _cell_source(value: Any) -> CellSource:
+    return _decode(CellSource, value, "cell")
+
+
+def _cells(value: Any) -> tuple[CellSource, ...] | None:
+    return None if value is None else _sequence(_cell_source, 100_000)(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return _sequence(_text(100, optional=False), 64)(value)
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ProtocolError("the key is 64 hexadecimal digits")
+    return value
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    """Everything the child needs to run one submission and observe it."""
+
+    key: str = _reader(_key)  # hex; signs the child's frames (student code never sees the configuration)
+    display_name: str = _reader(_text(1000, optional=False))  # the file as messages name it
+    workdir: str = _reader(_text(4096, optional=False))  # the scratch folder: the only writable place
+    workfile: str = _reader(_text(4096, optional=False))  # the submission's copy in it: __main__.__file__
+    source: str = _reader(_text(10_000_000, optional=False))  # a script's text (a notebook's: its cells)
+    parameters: tuple[str, ...] = _reader(_names)  # the spec's parameter names
+    functions: Mapping[str, str] = _reader(_table(_text(100, optional=False), most=len(ROLES)))  # role -> name
+    max_steps: int = _reader(_integer(1))  # backward passes recorded; more are only counted
+    probe_x: float = _reader(_required_number)  # the x of the final prediction, forward(probe_x)
+    probes: tuple[ProbePoint, ...] = _reader(_sequence(_probe_point, 100))
+    time_limit: float = _reader(_required_number)  # seconds of the student's program
+    bootstrap_path: str = _reader(_text(4096, optional=False))  # where the grader package was imported from
+    cells: tuple[CellSource, ...] | None = _reader(_cells, None)  # a notebook's code cells, run one by one
+    memory_mb: int = _reader(_integer(16), 1024)  # on top of what the process holds when limits are set
+    file_mb: int = _reader(_integer(1), 16)  # largest file the child may write
+    figure_png: bool = _reader(_boolean, False)  # draw figures as PNG (a graded notebook shows them)
+    jail: bool = _reader(_boolean, True)  # isolate in a jail where the system allows it
+
+    def __post_init__(self) -> None:
+        if set(self.functions) != set(ROLES):
+            raise ProtocolError(f"functions must name one function for each of {', '.join(ROLES)}")
+
+    def to_json(self) -> str:
+        return json.dumps(plain(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ChildConfig":
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"the configuration is not JSON: {exc}") from None
+        return _decode(cls, data, "configuration")
+
+
+# -- the fork server: parent <-> warm process ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerReady:
+    """The warm process has imported what every child needs and takes requests."""
+
+    KIND: ClassVar[str] = "server_ready"
+
+
+@dataclass(frozen=True)
+class ForkRequest:
+    """Fork a child for ``job``; its four pipes (config, stdout, stderr, events) travel with the message."""
+
+    KIND: ClassVar[str] = "fork"
+    job: int = _reader(_integer(1))
+
+
+@dataclass(frozen=True)
+class Forked:
+    KIND: ClassVar[str] = "forked"
+    job: int = _reader(_integer(1))
+    pid: int = _reader(_integer(1))
+
+
+@dataclass(frozen=True)
+class Exited:
+    """The child of ``job`` has ended: its exit code, negative for the signal that killed it."""
+
+    KIND: ClassVar[str] = "exited"
+    job: int = _reader(_integer(1))
+    code: int = _reader(_integer())
+
+
+SERVER_MESSAGES: dict[str, type] = {cls.KIND: cls for cls in (ServerReady, ForkRequest, Forked, Exited)}
+FD_COUNT = 4  # descriptors passed with a ForkRequest
+
+
+def encode_message(message: ServerReady | ForkRequest | Forked | Exited) -> bytes:
+    return json.dumps({"message": message.KIND, **plain(message)}).encode()
+
+
+def decode_message(data: bytes) -> ServerReady | ForkRequest | Forked | Exited:
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("a fork-server message that is not JSON") from None
+    kind = raw.pop("message", None) if isinstance(raw, dict) else None
+    cls = SERVER_MESSAGES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown fork-server message {str(kind)[:40]!r}")
+    return _decode(cls, raw, f"{kind} message")
