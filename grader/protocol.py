@@ -256,27 +256,35 @@ def _reader(read: Callable[[Any], Any], default: Any = _MISSING) -> Any:
     return field(default=default, metadata=metadata)
 
 
+_FIELDS: dict[type, tuple[frozenset, tuple]] = {}  # per class: its field names, and (name, reader, required)
+
+
+def _fields_of(cls: type) -> tuple[frozenset, tuple]:
+    if cls not in _FIELDS:
+        table = tuple((f.name, f.metadata["read"], f.default is MISSING) for f in fields(cls))
+        _FIELDS[cls] = (frozenset(name for name, _, _ in table) | {"event"}, table)
+    return _FIELDS[cls]
+
+
 def _decode(cls: type, data: Any, what: str) -> Any:
     """An instance of the dataclass ``cls`` from a JSON object, each field checked by its reader."""
     if not isinstance(data, dict):
         raise ProtocolError(f"{what}: an object was expected, not {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known - {"event"})
-    if unknown:
-        raise ProtocolError(f"{what}: unknown field {unknown[0][:40]!r}")
+    known, table = _fields_of(cls)
+    if not known.issuperset(data):
+        raise ProtocolError(f"{what}: unknown field {sorted(set(data) - known)[0][:40]!r}")
     values = {}
-    for f in fields(cls):
-        raw = data.get(f.name, _MISSING)
+    for name, read, required in table:
+        raw = data.get(name, _MISSING)
         if raw is _MISSING:
-            if f.default is MISSING:
-                raise ProtocolError(f"{what}: field {f.name!r} is missing")
+            if required:
+                raise ProtocolError(f"{what}: field {name!r} is missing")
             continue
         try:
-            values[f.name] = f.metadata["read"](raw)
+            values[name] = read(raw)
         except ProtocolError as exc:
-            raise ProtocolError(f"{what}, field {f.name!r}: {exc}") from None
+            raise ProtocolError(f"{what}, field {name!r}: {exc}") from None
     return cls(**values)
-
 
 
 def plain(value: Any) -> Any:

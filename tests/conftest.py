@@ -1,4 +1,5 @@
-"""Shared fixtures: every case of tests/cases.py is graded once per session, two at a time."""
+"""Shared fixtures: every case of tests/cases.py is graded once per session, two at a time, by one warm
+fork server for the whole session (a few cases by the one-process-per-run runner, which grades single files)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ from cases import CASES, Case, lecture_available, lecture_required, needs_lectur
 from grader.grade import Report, grade  # noqa: E402
 from grader.i18n import set_language, using  # noqa: E402
 from grader.load import load  # noqa: E402
-from grader.run import SubprocessRunner  # noqa: E402
+from grader.run import ForkServerRunner, SubprocessRunner  # noqa: E402
 from grader.spec import all_specs, get_spec  # noqa: E402
 
 
 class Grading:
     """Grades cases in the background as soon as the session starts; ``report(case)`` waits for one."""
 
+    # Graded by a fresh Python each, as `grader check FILE` does: a script, a notebook, a failing program.
+    ON_SUBPROCESS = frozenset({"backprop_linear.py", "skeleton_quadratic.py", "backprop_quadratic_nb.ipynb",
+                               "linear_infinite_loop.py", "linear_sys_exit.py", "lecture_homework.py"})
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.server = ForkServerRunner()
         self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
         self.futures: dict[str, Future] = {}
         self.submissions: dict[str, object] = {}
@@ -47,7 +53,8 @@ class Grading:
         forced = get_spec(case.assignment) if case.assignment else None
         submission = load(path, all_specs(), forced)
         self.submissions[case.name] = submission
-        return grade(submission, get_spec(submission.assignment), SubprocessRunner(), time_limit=case.timeout)
+        runner = SubprocessRunner() if case.name in self.ON_SUBPROCESS else self.server
+        return grade(submission, get_spec(submission.assignment), runner, time_limit=case.timeout)
 
     def report(self, case: Case) -> Report:
         self.submit(case)
@@ -62,6 +69,7 @@ def grading(tmp_path_factory) -> Grading:
             grading.submit(case)
     yield grading
     grading.pool.shutdown(wait=True, cancel_futures=True)
+    grading.server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -146,10 +146,18 @@ class Tensors:
         self.full, self.float32 = torch.full, torch.float32
         self.grad_enabled, self.set_grad_enabled = torch.is_grad_enabled, torch._C._set_grad_enabled
         self.no_function, self.no_dispatch = torch._C.DisableTorchFunction, torch._C._DisableTorchDispatch
+        self.common = (torch.Tensor, torch.nn.Parameter)  # compared by identity: the usual types, at once
 
     def is_tensor(self, value) -> bool:
+        kind = type(value)
+        tensor, parameter = self.common
+        if kind is tensor or kind is parameter:
+            return True
         base = self.base
-        return any(cls is base for cls in _type_mro(type(value)))
+        for cls in _type_mro(kind):
+            if cls is base:
+                return True
+        return False
 
     def scalar(self, value):
         """A float from a tensor of one element; None otherwise."""
@@ -199,6 +207,7 @@ class Parameters:
 
     def __init__(self, names: tuple, functions: dict, tensors: Tensors, observer) -> None:
         self.names, self.functions, self.tensors, self.observer = names, functions, tensors, observer
+        self.wanted_tensors, self.wanted_functions = frozenset(names), frozenset(functions.values())
         self.module = None
         self.last_seen: dict[str, object] = {}  # name -> tensor, at the last observed backward pass
         self.functions_seen: dict[str, object] = {}  # role -> the student's function in use then
@@ -217,17 +226,31 @@ class Parameters:
             if type(where) is tuple and len(where) == 2 and type(where[0]) is int and type(where[1]) is str:
                 line = where
         if self.module is not None:
-            spaces.append(_module_dict(self.module))
+            module = _module_dict(self.module)
+            if not any(space is module for space in spaces):  # the program's top level reads it already
+                spaces.append(module)
         return spaces, line
 
-    def find(self, spaces, loss) -> dict[str, object]:
-        found = {}
-        for name in self.names:
-            for space in spaces:
-                value = lookup(space, name)
-                if self.tensors.is_tensor(value):
-                    found[name] = value
-                    break
+    def scan(self, spaces) -> tuple[dict, dict]:
+        """The tensors named like the parameters and the callables named like the student's functions, the
+        innermost first, in one walk over each namespace (a walk, not lookups: see ``lookup``).  The names
+        are exact strings, whose hash no student code defines."""
+        tensors, functions = {}, {}
+        wanted_tensors, wanted_functions, is_tensor = self.wanted_tensors, self.wanted_functions, self.tensors.is_tensor
+        for space in spaces:
+            for key, value in space.items():
+                if type(key) is not str:
+                    continue
+                if key in wanted_tensors:
+                    if key not in tensors and is_tensor(value):
+                        tensors[key] = value
+                elif key in wanted_functions and key not in functions and callable(value):
+                    functions[key] = value
+        return tensors, functions
+
+    def find(self, named: dict, loss) -> dict[str, object]:
+        """The parameters of this pass: by name, or the one leaf left when a single name is missing."""
+        found = {name: named[name] for name in self.names if name in named}
         missing = [name for name in self.names if name not in found]
         if missing and self.tensors.is_tensor(loss):
             # A parameter under another name: accept it when it is the only unnamed leaf left.
@@ -269,18 +292,15 @@ class Parameters:
                 return True
         return False
 
-    def remember(self, params: dict, spaces) -> None:
+    def remember(self, params: dict, functions: dict) -> None:
         """What this pass used: the tensors, and the functions in use while this assignment trains."""
         self.observer.let_go(*self.last_seen.values())
         self.last_seen.update(params)
         for role in _ROLES:
-            name = self.functions[role]
-            for space in spaces:
-                value = lookup(space, name)
-                if callable(value):
-                    self.observer.let_go(self.functions_seen.get(role))
-                    self.functions_seen[role] = value
-                    break
+            value = functions.get(self.functions[role])
+            if value is not None:
+                self.observer.let_go(self.functions_seen.get(role))
+                self.functions_seen[role] = value
 
     def current(self) -> dict[str, object]:
         """The parameters after the run: the module's, else those last seen in training."""
@@ -539,10 +559,11 @@ class Observer:
         if not tensors.is_tensor(loss):
             loss = None
         spaces, line = self.params.namespaces(gathered)
-        params = self.params.find(spaces, loss)
+        named, functions = self.params.scan(spaces)
+        params = self.params.find(named, loss)
         if not self.params.concern(loss, params, line):
             return  # another model's training (a notebook holding both homeworks), or unnamed parameters
-        self.params.remember(params, spaces)
+        self.params.remember(params, functions)
         values = {name: tensors.scalar(t) for name, t in params.items()}
         grads = {name: tensors.grad_of(t) for name, t in params.items()}
         self.steps.record(tensors.scalar(loss), grads, values, line)
