@@ -10,8 +10,7 @@ from html import escape
 from typing import Sequence
 
 from grader.i18n import _
-
-STATUSES = ("graded", "timeout", "error")
+from grader.report.text import one_line
 
 
 def _assignments(entries) -> list[str]:
@@ -92,16 +91,11 @@ def summary_md(entries: Sequence) -> str:
         out += ["", "### " + _("Most common diagnoses"), ""]
         out += [f"- `{d}`: {n}" for d, n in s["diagnoses"]] or ["- " + _("none")]
         out += ["", "### " + _("Did not run to the end"), ""]
-        out += [f"- {_md(e.student)} ({e.status}): {_md(e.error or '')}" for e in s["failed"]] or ["- " + _("none")]
+        out += [f"- {one_line(e.student)} ({e.status}): {one_line(e.error or '')}" for e in s["failed"]] or ["- " + _("none")]
         out += ["", "### " + _("Slowest"), ""]
-        out += [f"- {_md(e.student)}: {e.seconds:.2f} s" for e in s["slowest"]]
+        out += [f"- {one_line(e.student)}: {e.seconds:.2f} s" for e in s["slowest"]]
         out.append("")
     return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|") \
-        .replace("\n", " ").replace("`", "'")
 
 
 def summary_html(entries: Sequence) -> str:

@@ -12,8 +12,7 @@ from html import escape
 from grader.check import fmt
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.jsonreport import first_epoch_rows
-from grader.report.markdown import _excerpt, status_label
+from grader.report.text import excerpt, first_epoch_rows, status_label
 from grader.report.svgplot import line_chart
 
 STYLE = """
@@ -142,6 +141,6 @@ def render(report: Report) -> str:
         parts.append(f"<h2>{e(_('Notes'))}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     for title, text in ((_("Output (stdout)"), trace.stdout), (_("Errors (stderr)"), trace.stderr)):
         if text.strip():
-            parts.append(f"<h2>{e(title)}</h2><pre>{e(_excerpt(text))}</pre>")
+            parts.append(f"<h2>{e(title)}</h2><pre>{e(excerpt(text))}</pre>")
     parts.append(f"<footer>backprop-grader {e(report.kit_version)}</footer></main></body></html>")
     return "\n".join(parts) + "\n"
