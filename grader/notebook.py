@@ -17,12 +17,10 @@ Each such line becomes ``pass`` (keeping line numbers and indentation) and the r
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 from grader.i18n import _
 
@@ -181,55 +179,3 @@ def _is_python(text: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return bool(text.strip())
-
-
-# -- the graded notebook ---------------------------------------------------------------------------------
-
-
-def graded_notebook(notebook: str, runs: Sequence[Any]) -> str:
-    """The submitted notebook with the outputs each cell produced under grading (``runs``: the trace's
-    CellRun values).  Cells that did not run have no outputs and no execution count."""
-    import nbformat
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nb = nbformat.reads(notebook, as_version=4)
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    for count, run in enumerate(runs, start=1):
-        if not (0 <= run.index < len(nb.cells)) or nb.cells[run.index].get("cell_type") != "code":
-            continue
-        cell = nb.cells[run.index]
-        outputs = []
-        if run.stdout:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=run.stdout))
-        if run.stderr:
-            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=run.stderr))
-        for png in run.figures:
-            if _is_base64(png):
-                outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}))
-        if run.result is not None:
-            outputs.append(
-                nbformat.v4.new_output("execute_result", data={"text/plain": run.result}, execution_count=count)
-            )
-        if run.error is not None:
-            outputs.append(
-                nbformat.v4.new_output(
-                    "error", ename=run.error_name or "Error", evalue=run.error, traceback=list(run.traceback)
-                )
-            )
-        cell["outputs"] = outputs
-        cell["execution_count"] = count
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return nbformat.writes(nb) + "\n"
-
-
-def _is_base64(text: str) -> bool:
-    try:
-        base64.b64decode(text, validate=True)
-    except ValueError:
-        return False
-    return True
