@@ -17,7 +17,8 @@ from grader.bundle import make_bundle
 from grader.errors import GraderError, UsageError
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
 from grader.notebook import script_to_notebook
-from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write, gradebook
+from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
+from grader.report.gradebook import write_gradebook
 from grader.report.github import GitHubSink
 from grader.run import ForkServerRunner, SubprocessRunner
 from grader.spec import all_specs, get_spec
@@ -137,12 +138,6 @@ class Progress:
 def _safe(text: str) -> str:
     """One line for a terminal or a CI log: no control characters from student text."""
     return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
-def write_gradebook(out: Path, entries) -> None:
-    atomic_write(out / "grades.csv", gradebook.grades_csv(entries))
-    atomic_write(out / "summary.md", gradebook.summary_md(entries))
-    atomic_write(out / "summary.html", gradebook.summary_html(entries))
 
 
 def cmd_check(args: argparse.Namespace) -> int:

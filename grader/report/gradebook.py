@@ -1,4 +1,8 @@
-"""The class view of a batch: grades.csv, summary.md and summary.html, built from entries alone."""
+"""The class view of a batch: grades.csv, summary.md and summary.html, built from entries alone.
+
+``write_gradebook`` writes the three files into a batch's output folder (each atomically); the other
+functions only render text.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ import io
 import statistics
 from collections import Counter
 from html import escape
+from pathlib import Path
 from typing import Sequence
 
 from grader.i18n import _
+from grader.report import atomic_write
 from grader.report.text import one_line
 
 
@@ -128,3 +134,10 @@ def summary_html(entries: Sequence) -> str:
         parts.append("</ul>")
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def write_gradebook(out: Path, entries: Sequence) -> None:
+    """grades.csv, summary.md and summary.html of these entries, in ``out``."""
+    atomic_write(out / "grades.csv", grades_csv(entries))
+    atomic_write(out / "summary.md", summary_md(entries))
+    atomic_write(out / "summary.html", summary_html(entries))
