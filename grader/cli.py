@@ -154,7 +154,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     runner = SubprocessRunner() if len(jobs) == 1 else ForkServerRunner()
     problems = []
 
-    def on_done(result: batch.Outcome) -> None:
+    def on_done(result: batch.JobResult) -> None:
         if result.problem:
             problems.append(result.problem)
             progress.line(_("skipped: {problem}").format(problem=result.problem))
@@ -167,7 +167,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             line += f"  [{entry.error}]"
         progress.step(line)
 
-    def on_report(report, written) -> None:
+    def on_report(report) -> None:
         if sink is not None:
             sink.add(report, report.submission)
 
