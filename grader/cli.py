@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from grader import __version__, batch
-from grader.bundle import make_bundle
+from grader.authoring.bundle import make_bundle
+from grader.authoring.notebooks import stale_notebooks
 from grader.errors import GraderError, UsageError
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
-from grader.notebook import script_to_notebook
 from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
 from grader.report.gradebook import write_gradebook
 from grader.report.github import GitHubSink
@@ -235,23 +235,17 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     )
     if not scripts:
         raise UsageError(_("no scripts given, and no assignments/*.py or solutions/*.py here"))
-    stale = []
     for script in scripts:
         if script.suffix != ".py" or not script.is_file():
             raise UsageError(_("{path}: not a .py file").format(path=script))
-        text = script_to_notebook(script.read_text(encoding="utf-8"), script.stem)
-        target = script.with_suffix(".ipynb")
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current == text:
-            continue
-        stale.append(target)
-        if not args.check:
-            atomic_write(target, text)
-            print(f"wrote {target}")
-    if args.check and stale:
-        for target in stale:
+    stale = stale_notebooks(scripts)
+    if args.check:
+        for target, _text in stale:
             print(_("{path} is out of date: run `grader notebooks`").format(path=target), file=sys.stderr)
-        return 1
+        return 1 if stale else 0
+    for target, text in stale:
+        atomic_write(target, text)
+        print(f"wrote {target}")
     return 0
 
 

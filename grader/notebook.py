@@ -1,4 +1,4 @@
-"""Jupyter notebooks: the kit's notebooks made from its scripts, and student notebooks turned into cells.
+"""Student notebooks turned into cells of Python that the child process runs one after another.
 
 How a student notebook runs, and why.  There are two ways: start a Jupyter kernel and send it the cells
 (nbclient), or turn the cells into Python and run them in the grader's own child process, one after
@@ -12,7 +12,8 @@ What it gives up is IPython's own syntax, handled here line by line: ``%matplotl
 magics are not executed, ``%time stmt`` runs ``stmt``, cell magics that wrap Python (``%%time``,
 ``%%capture``) run their body, shell lines (``!pip install``) and shell/other-language cells never run.
 Each such line becomes ``pass`` (keeping line numbers and indentation) and the report lists it.
-``display()`` and ``get_ipython()`` are provided by the child as harmless stand-ins.
+``display()`` and ``get_ipython()`` are provided by the child as harmless stand-ins.  The notebook with
+the outputs of the graded run is a report (``grader/report/ipynb.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ from dataclasses import dataclass
 
 from grader.i18n import _
 
-NB_METADATA = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-}
-_CELL_MARK = re.compile(r"^# %%(?P<markdown>\s*\[markdown\])?.*$")
 _RUN_BODY_MAGICS = {"time", "capture", "prun"}  # cell magics whose body is Python the kernel would run
 _HELP = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython's help syntax: ?name, name??
 
@@ -55,42 +51,6 @@ class NotebookSource:
     def code(self) -> str:
         """The cells' Python joined, for telling the assignment from the code."""
         return "\n\n".join(cell.source for cell in self.cells if cell.run)
-
-
-# -- the kit's notebooks ---------------------------------------------------------------------------------
-
-
-def script_to_notebook(text: str, stem: str) -> str:
-    """A notebook (JSON text) from a script in the percent format: ``# %%`` starts a code cell and
-    ``# %% [markdown]`` a markdown cell whose lines are comments.  Deterministic, so a committed notebook
-    can be compared with a freshly generated one."""
-    import nbformat
-
-    blocks: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        mark = _CELL_MARK.match(line)
-        if mark:
-            blocks.append(("markdown" if mark.group("markdown") else "code", []))
-        elif blocks:
-            blocks[-1][1].append(line)
-        elif line.strip():
-            blocks.append(("code", [line]))
-    nb = nbformat.v4.new_notebook(metadata=NB_METADATA)
-    for number, (kind, lines) in enumerate(blocks, start=1):
-        if kind == "markdown":
-            lines = [re.sub(r"^# ?", "", line) for line in lines]
-        body = "\n".join(lines).strip("\n")
-        if not body.strip():
-            continue
-        cell_id = f"{stem}-{number:02d}".replace("_", "-")
-        if kind == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(body, id=cell_id))
-        else:
-            nb.cells.append(nbformat.v4.new_code_cell(body, id=cell_id))
-    return nbformat.writes(nb) + "\n"
-
-
-# -- student notebooks ---------------------------------------------------------------------------------
 
 
 def transform_cell(source: str) -> tuple[str, tuple[str, ...], bool]:
