@@ -115,9 +115,6 @@ class Spec:
                 return check
         raise KeyError(check_id)
 
-    def model_value(self, params: Mapping[str, float], x: float):
-        return self.model.value({**params, "x": x})
-
     def to_json(self) -> dict[str, Any]:
         """The part of the spec the child process needs to observe a run."""
         return {
