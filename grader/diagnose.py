@@ -395,7 +395,7 @@ def loss_formula(ctx: Context) -> list[Diagnosis]:
             )]
     probe = probes[0]
     want = loss_and_grads(ctx.spec, probe.params, probe.x, probe.y or 0.0)[0]
-    call = f"loss({probe.x:g}, {probe.y or 0.0:g})"
+    call = f"{ctx.spec.functions['loss']}({probe.x:g}, {probe.y or 0.0:g})"
     return [Diagnosis(
         "loss_formula",
         _("Your loss does not compute {loss} for one sample: {call} returned {got}, while {loss} is "
