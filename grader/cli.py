@@ -18,8 +18,8 @@ from grader.authoring.notebooks import stale_notebooks
 from grader.errors import GraderError, UsageError
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
 from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
-from grader.report.gradebook import write_gradebook
 from grader.report.github import GitHubSink
+from grader.report.gradebook import write_gradebook
 from grader.run import ForkServerRunner, SubprocessRunner
 from grader.spec import all_specs, get_spec
 
