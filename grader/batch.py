@@ -148,8 +148,11 @@ def read_entries(out: Path) -> list[Entry]:
     return [e for e in entries if e is not None]
 
 
-@dataclass
-class Outcome:
+@dataclass(frozen=True)
+class JobResult:
+    """What became of one job: its entry (graded now or resumed), or the problem that kept it from being
+    graded, and where its report is."""
+
     entry: Entry | None
     skipped: bool = False  # resumed: the entry was already there
     problem: str | None = None  # could not even be loaded (no assignment)
@@ -180,12 +183,13 @@ def run_batch(
     resume: bool,
     time_limit: float | None,
     seed: int | None,
-    on_done: Callable[[Outcome], None],
-    on_report: Callable[[Report, dict], None] | None = None,
-) -> list[Outcome]:
+    on_done: Callable[[JobResult], None],
+    on_report: Callable[[Report], None] | None = None,
+) -> list[JobResult]:
     """Load every job (in order, so report folders are the same on every run), then grade them in parallel.
-    ``on_done`` is called as each finishes; the results come back in job order."""
-    results: list[Outcome | None] = [None] * len(jobs)
+    ``on_done`` is called as each finishes, ``on_report`` with each new report once its files are written;
+    the results come back in job order."""
+    results: list[JobResult | None] = [None] * len(jobs)
     todo = []
     used: dict[str, int] = {}
     for index, job in enumerate(jobs):
@@ -194,7 +198,7 @@ def run_batch(
         except UsageError as exc:
             if job.explicit:
                 raise
-            results[index] = Outcome(None, problem=exc.message, job=job)
+            results[index] = JobResult(None, problem=exc.message, job=job)
             on_done(results[index])
             continue
         base = f"{job.student}/{submission.assignment}" if job.nested else job.student
@@ -203,20 +207,20 @@ def run_batch(
         fp = fingerprint(job.path.read_bytes(), submission.assignment, time_limit)
         previous = read_entry(out / folder) if resume else None
         if previous is not None and previous.fingerprint == fp:
-            results[index] = Outcome(previous, skipped=True, job=job, report_path=out / folder)
+            results[index] = JobResult(previous, skipped=True, job=job, report_path=out / folder)
             on_done(results[index])
             continue
         todo.append((index, job, submission, folder, fp))
 
-    def one(job: Job, submission: Submission, folder: str, fp: str) -> Outcome:
+    def one(job: Job, submission: Submission, folder: str, fp: str) -> JobResult:
         report = grade(submission, get_spec(submission.assignment), runner, time_limit=time_limit, seed=seed)
         written = write_reports(report, out / folder, formats)
         if on_report is not None:
-            on_report(report, written)
+            on_report(report)
         entry = entry_for(report, job.student, folder, fp)
         atomic_write(out / folder / ENTRY, json.dumps(asdict(entry), ensure_ascii=False, indent=1) + "\n")
         shown = written.get("md") or next(iter(written.values()), out / folder)
-        return Outcome(entry, job=job, report_path=shown)
+        return JobResult(entry, job=job, report_path=shown)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(one, job, sub, folder, fp): index for index, job, sub, folder, fp in todo}

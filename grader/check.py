@@ -1,7 +1,9 @@
 """The checks: pure functions of (spec, reference, student trace) -> CheckResult.
 
 No torch, no processes, no files: each check only compares numbers the run observed with the numbers the
-spec implies, within the spec's tolerances, and says how far and where they differ.
+spec implies, within the spec's tolerances, and says how far and where they differ.  ``CHECKS`` is the
+registry: every check the grader can run, by id, in report order.  A spec uses some of them and gives
+each its points and tolerance; ``run_checks`` runs those.
 """
 
 from __future__ import annotations
@@ -131,41 +133,43 @@ def _result(check_id: str, spec: Spec, status: str, message: str, **extra) -> Ch
 # -- the hidden probes ---------------------------------------------------------------------------------
 
 
-def _call_text(probe: Probe) -> str:
+def _call_text(spec: Spec, probe: Probe) -> str:
     params = ", ".join(f"{k}={v:g}" for k, v in probe.params.items())
     args = f"{probe.x:g}" if probe.kind == "forward" else f"{probe.x:g}, {probe.y:g}"
-    return _("{kind}({args}) with {params}").format(kind=probe.kind, args=args, params=params)
+    return _("{kind}({args}) with {params}").format(kind=spec.functions[probe.kind], args=args, params=params)
 
 
-def _probe_check(check_id: str, spec: Spec, trace: Trace, expect: Callable[[Probe], tuple[float, dict]]) -> CheckResult:
+def _probe_check(role: str, spec: Spec, trace: Trace, expect: Callable[[Probe], tuple[float, dict]]) -> CheckResult:
+    """The check of the same id as the role: the hidden calls of the student's function for that role."""
+    check_id, function = role, spec.functions[role]
     tol = spec.check(check_id).tolerance
-    probes = [p for p in trace.probes if p.kind == check_id]
+    probes = [p for p in trace.probes if p.kind == role]
     if not probes:
-        if check_id not in trace.functions and trace.outcome.status == FINISHED:
-            return _result(check_id, spec, ERROR, _("There is no function named {name}.").format(name=check_id))
+        if function not in trace.functions and trace.outcome.status == FINISHED:
+            return _result(check_id, spec, ERROR, _("There is no function named {name}.").format(name=function))
         return _result(
             check_id, spec, ERROR,
-            _("{name} could not be tried. {why}").format(name=check_id, why=why_stopped(trace) or trace.outcome.message or ""),
+            _("{name} could not be tried. {why}").format(name=function, why=why_stopped(trace) or trace.outcome.message or ""),
         )
     expected_rows, observed_rows = [], []
     problems = []
     for probe in probes:
         value, grads = expect(probe)
-        expected_rows.append({"call": _call_text(probe), "value": encode_number(value), "grads": _numbers(grads)})
+        expected_rows.append({"call": _call_text(spec, probe), "value": encode_number(value), "grads": _numbers(grads)})
         observed_rows.append(
-            {"call": _call_text(probe), "value": encode_number(probe.value), "grads": _numbers(probe.grads),
+            {"call": _call_text(spec, probe), "value": encode_number(probe.value), "grads": _numbers(probe.grads),
              "error": probe.error}
         )
         if probe.error:
             if "NotImplementedError" in probe.error:
-                problems.append(_("{name} is not written yet ({error}).").format(name=check_id, error=probe.error))
+                problems.append(_("{name} is not written yet ({error}).").format(name=function, error=probe.error))
             else:
-                problems.append(_("{call} raised {error}.").format(call=_call_text(probe), error=probe.error))
+                problems.append(_("{call} raised {error}.").format(call=_call_text(spec, probe), error=probe.error))
             continue
         if not tol.close(probe.value, value):
             problems.append(
                 _("{call} returned {got}, expected {want}{far}.").format(
-                    call=_call_text(probe), got=fmt(probe.value), want=fmt(value), far=_far(probe.value, value)
+                    call=_call_text(spec, probe), got=fmt(probe.value), want=fmt(value), far=_far(probe.value, value)
                 )
             )
             continue
@@ -174,13 +178,13 @@ def _probe_check(check_id: str, spec: Spec, trace: Trace, expect: Callable[[Prob
             if got is None:
                 problems.append(
                     _("After {call}, backward() left {name}.grad empty: the result is not connected to {name} "
-                      "through autograd (expected {want}).").format(call=_call_text(probe), name=name, want=fmt(want))
+                      "through autograd (expected {want}).").format(call=_call_text(spec, probe), name=name, want=fmt(want))
                 )
                 break
             if not tol.close(got, want):
                 problems.append(
                     _("After {call}, {name}.grad is {got}, expected {want}{far}.").format(
-                        call=_call_text(probe), name=name, got=fmt(got), want=fmt(want), far=_far(got, want)
+                        call=_call_text(spec, probe), name=name, got=fmt(got), want=fmt(want), far=_far(got, want)
                     )
                 )
                 break
@@ -190,7 +194,7 @@ def _probe_check(check_id: str, spec: Spec, trace: Trace, expect: Callable[[Prob
     return _result(
         check_id, spec, PASS,
         _("{name} gives the right value and gradients at {n} hidden points ({tol}).").format(
-            name=check_id, n=len(probes), tol=tol.describe()
+            name=function, n=len(probes), tol=tol.describe()
         ),
         **extra,
     )
@@ -302,7 +306,7 @@ def parameters_moved(spec: Spec, trace: Trace) -> bool:
 
 def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
     tol = spec.check("final_prediction").tolerance
-    call = f"forward({spec.probe_x:g})"
+    call = f"{spec.functions['forward']}({spec.probe_x:g})"
     extra = {"expected": encode_number(reference.prediction), "observed": encode_number(trace.prediction)}
     if not trace.steps:
         return _result(
@@ -372,7 +376,10 @@ def check_runs(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
     return _result("runs", spec, FAIL, why_stopped(trace))
 
 
-CHECKS: dict[str, Callable[[Spec, Reference, Trace], CheckResult]] = {
+CheckFunction = Callable[[Spec, Reference, Trace], CheckResult]
+
+# The one list of checks: a spec's [checks.<id>] tables must name ids from here; reports follow this order.
+CHECKS: dict[str, CheckFunction] = {
     "forward": check_forward,
     "loss": check_loss,
     "first_epoch_grads": check_first_epoch_grads,
@@ -384,4 +391,5 @@ CHECKS: dict[str, Callable[[Spec, Reference, Trace], CheckResult]] = {
 
 
 def run_checks(spec: Spec, reference: Reference, trace: Trace) -> tuple[CheckResult, ...]:
+    """The checks the spec uses (spec.checks is in the registry's order)."""
     return tuple(CHECKS[check.id](spec, reference, trace) for check in spec.checks)

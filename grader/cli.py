@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 
 from grader import __version__, batch
-from grader.bundle import make_bundle
+from grader.authoring.bundle import make_bundle
+from grader.authoring.notebooks import stale_notebooks
 from grader.errors import GraderError, UsageError
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
-from grader.notebook import script_to_notebook
-from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write, gradebook
+from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
 from grader.report.github import GitHubSink
+from grader.report.gradebook import write_gradebook
 from grader.run import ForkServerRunner, SubprocessRunner
 from grader.spec import all_specs, get_spec
 
@@ -139,12 +140,6 @@ def _safe(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
-def write_gradebook(out: Path, entries) -> None:
-    atomic_write(out / "grades.csv", gradebook.grades_csv(entries))
-    atomic_write(out / "summary.md", gradebook.summary_md(entries))
-    atomic_write(out / "summary.html", gradebook.summary_html(entries))
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     specs = all_specs()
     forced = get_spec(args.assignment) if args.assignment else None
@@ -156,10 +151,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     sink = GitHubSink(sys.stdout) if "github" in args.format else None
     progress = Progress(len(jobs), sys.stderr)
     class_view = len(jobs) > 1 or any(Path(p).is_dir() for p in args.paths) or args.shard
-    runner = SubprocessRunner() if len(jobs) == 1 else ForkServerRunner()
     problems = []
 
-    def on_done(result: batch.Outcome) -> None:
+    def on_done(result: batch.JobResult) -> None:
         if result.problem:
             problems.append(result.problem)
             progress.line(_("skipped: {problem}").format(problem=result.problem))
@@ -172,20 +166,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             line += f"  [{entry.error}]"
         progress.step(line)
 
-    def on_report(report, written) -> None:
+    def on_report(report) -> None:
         if sink is not None:
             sink.add(report, report.submission)
 
     if sink is not None:
         sink.start()
+    # One file: a fresh Python for it.  More: a warm process that forks a child for each.
     try:
-        results = batch.run_batch(
-            jobs, specs, out, runner, forced=forced, formats=files, workers=args.jobs, resume=args.resume,
-            time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
-        )
+        with SubprocessRunner() if len(jobs) == 1 else ForkServerRunner() as runner:
+            results = batch.run_batch(
+                jobs, specs, out, runner, forced=forced, formats=files, workers=args.jobs, resume=args.resume,
+                time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
+            )
     finally:
-        if isinstance(runner, ForkServerRunner):
-            runner.close()
         if sink is not None:
             sink.finish()
     entries = [r.entry for r in results if r.entry is not None]
@@ -240,23 +234,17 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     )
     if not scripts:
         raise UsageError(_("no scripts given, and no assignments/*.py or solutions/*.py here"))
-    stale = []
     for script in scripts:
         if script.suffix != ".py" or not script.is_file():
             raise UsageError(_("{path}: not a .py file").format(path=script))
-        text = script_to_notebook(script.read_text(encoding="utf-8"), script.stem)
-        target = script.with_suffix(".ipynb")
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current == text:
-            continue
-        stale.append(target)
-        if not args.check:
-            atomic_write(target, text)
-            print(f"wrote {target}")
-    if args.check and stale:
-        for target in stale:
+    stale = stale_notebooks(scripts)
+    if args.check:
+        for target, _text in stale:
             print(_("{path} is out of date: run `grader notebooks`").format(path=target), file=sys.stderr)
-        return 1
+        return 1 if stale else 0
+    for target, text in stale:
+        atomic_write(target, text)
+        print(f"wrote {target}")
     return 0
 
 

@@ -3,9 +3,12 @@
 Pure functions of the spec, the student's trace, the check results and the submission's text.  The trace
 holds the student's own parameter values at every backward pass, so each step can be judged on its own:
 given the parameters the student had, was the loss right (the data), was the gradient right (the model,
-the loss, the reset), and did the parameters then move by ``-lr * grad`` (the update)?  Each detector
-tests one hypothesis and, when it holds, says what it saw and, where it can, the line of the student's
-code to look at.
+the loss, the reset), and did the parameters then move by ``-lr * grad`` (the update)?
+
+Each detector tests one hypothesis: a function ``(Context) -> list[Diagnosis]`` that returns what it saw
+(empty when the hypothesis does not hold) and, where it can, the line of the student's code to look at.
+``DETECTORS`` lists them once, in report order; ``diagnose`` runs them all, drops the diagnoses another
+one implies, and falls back on ``unexplained`` when none fits.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Callable, Sequence
 from grader.check import FAIL, PASS, CheckResult, fmt, step_label
 from grader.i18n import _
 from grader.load import Submission
-from grader.reference import Reference, loss_and_grads, model_and_grads
+from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import FINISHED, Probe, Step, Trace
 
@@ -37,8 +40,10 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Context:
+    """What every detector reads.  ``checks`` holds only the checks the spec grades, so a detector asks
+    ``passed`` or ``failed``: both are False for a check the spec leaves out."""
+
     spec: Spec
-    reference: Reference
     trace: Trace
     checks: dict[str, CheckResult]
     submission: Submission
@@ -46,6 +51,11 @@ class Context:
     def passed(self, check_id: str) -> bool:
         check = self.checks.get(check_id)
         return check is not None and check.status == PASS
+
+    def failed(self, check_id: str) -> bool:
+        """The check was graded and did not pass."""
+        check = self.checks.get(check_id)
+        return check is not None and check.status != PASS
 
     def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
         return self.trace.steps[: epochs * self.spec.samples]
@@ -92,9 +102,9 @@ def _at(file: str | None, line: int | None, text: str | None = None) -> str:
 # -- the detectors ---------------------------------------------------------------------------------------
 
 
-def initial_values(ctx: Context) -> Diagnosis | None:
+def initial_values(ctx: Context) -> list[Diagnosis]:
     if not ctx.trace.steps:
-        return None
+        return []
     first = ctx.trace.steps[0].params
     wrong = {
         name: first[name]
@@ -102,20 +112,20 @@ def initial_values(ctx: Context) -> Diagnosis | None:
         if first.get(name) is not None and not LOCAL.close(first[name], start)
     }
     if not wrong:
-        return None
+        return []
     said = ", ".join(
         _("{name} starts at {got} instead of {want}").format(name=n, got=fmt(v), want=fmt(ctx.spec.initial[n]))
         for n, v in wrong.items()
     )
     name = next(iter(wrong))
     file, line, text = locate(ctx.submission, rf"^\s*{re.escape(name)}\s*=")
-    return Diagnosis(
+    return [Diagnosis(
         "initial_values",
         _("Training starts from other parameter values: {said}. Start from the values the assignment "
           "gives{where}.").format(said=said, where=_at(file, line, text)),
         {"observed": wrong, "expected": {n: ctx.spec.initial[n] for n in wrong}},
         file, line,
-    )
+    )]
 
 
 def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
@@ -125,11 +135,11 @@ def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
     return sum(losses) / len(losses)
 
 
-def batch_updates(ctx: Context) -> Diagnosis | None:
+def batch_updates(ctx: Context) -> list[Diagnosis]:
     """One backward pass (and update) per epoch over all samples, instead of one per sample."""
     trace, spec = ctx.trace, ctx.spec
     if spec.samples < 2 or not trace.steps:
-        return None
+        return []
     per_epoch_backward = trace.backward_count == spec.epochs
     mean_loss = _batch_mean_loss(ctx, trace.steps[0])
     summed = mean_loss is not None and trace.steps[0].loss is not None and (
@@ -137,14 +147,14 @@ def batch_updates(ctx: Context) -> Diagnosis | None:
     )
     frozen_within_epochs = _updates_only_at_epoch_ends(ctx)
     if not (per_epoch_backward and summed) and not frozen_within_epochs:
-        return None
-    return Diagnosis(
+        return []
+    return [Diagnosis(
         "batch_updates",
         _("The parameters are updated once per epoch, over all samples together. The assignment updates "
           "after every sample: inside the loop over the samples, compute one sample's loss, call backward(), "
           "update, reset."),
         {"backward_passes": trace.backward_count, "expected": spec.total_steps},
-    )
+    )]
 
 
 def _updates_only_at_epoch_ends(ctx: Context) -> bool:
@@ -160,10 +170,10 @@ def _updates_only_at_epoch_ends(ctx: Context) -> bool:
     return still and moved
 
 
-def data(ctx: Context) -> Diagnosis | None:
+def data(ctx: Context) -> list[Diagnosis]:
     """The loss of a step is not the loss of the data-order sample at the student's own parameters."""
     if not (ctx.passed("forward") and ctx.passed("loss")):
-        return None
+        return []
     for k, step in enumerate(ctx.steps(1)):
         if step.loss is None or not _complete(step, ctx.spec.param_names):
             continue
@@ -184,21 +194,21 @@ def data(ctx: Context) -> Diagnosis | None:
                 step=step_label(ctx.spec, k), got=fmt(step.loss), x=x, y=y, want=fmt(want),
                 xs=list(ctx.spec.x), ys=list(ctx.spec.y))
         file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
-        return Diagnosis("data", message + _at(file, line, text), {"step": k + 1, "loss": step.loss, "expected": want},
-                         file, line)
-    return None
+        return [Diagnosis("data", message + _at(file, line, text), {"step": k + 1, "loss": step.loss, "expected": want},
+                         file, line)]
+    return []
 
 
-def grad_not_reset(ctx: Context) -> Diagnosis | None:
+def grad_not_reset(ctx: Context) -> list[Diagnosis]:
     """Each step's .grad holds the sum of this step's gradient and earlier ones."""
     steps = ctx.steps()
     spec = ctx.spec
     if len(steps) < 2 or not (ctx.passed("forward") and ctx.passed("loss")):
-        return None
+        return []
     local = []
     for k, step in enumerate(steps):
         if not _complete(step, spec.param_names):
-            return None
+            return []
         local.append(loss_and_grads(spec, step.params, *ctx.sample(k))[1])
     never, per_epoch = [], []
     for name in spec.param_names:
@@ -221,7 +231,7 @@ def grad_not_reset(ctx: Context) -> Diagnosis | None:
         elif fits_epoch:
             per_epoch.append(name)
     if not never and not per_epoch:
-        return None
+        return []
     parts = []
     if never:
         parts.append(_("{names}: the gradient is never reset, so each step's .grad is the sum of all gradients "
@@ -239,23 +249,23 @@ def grad_not_reset(ctx: Context) -> Diagnosis | None:
         file, line = steps[0].file, steps[0].line
         hint += _(" Put the reset in the loop over the samples, after the update that follows backward(){where}.").format(
             where=_at(file, line))
-    return Diagnosis(
+    return [Diagnosis(
         "grad_not_reset", " ".join(parts) + " " + hint,
         {"never_reset": never, "reset_per_epoch": per_epoch}, file, line,
-    )
+    )]
 
 
-def param_replaced(ctx: Context) -> Diagnosis | None:
+def param_replaced(ctx: Context) -> list[Diagnosis]:
     """The parameter was rebound (w = w - ...): its .grad disappears after the first update."""
     if not ctx.trace.steps:
-        return None
+        return []
     lost = [n for n in ctx.spec.param_names if ctx.trace.final_leaf.get(n) is False]
     if not lost:
-        return None
+        return []
     name = lost[0]
     pattern = rf"^\s*{re.escape(name)}\s*=\s*{re.escape(name)}\b|^\s*{re.escape(name)}\s*=.*{re.escape(name)}\.grad"
     file, line, text = locate(ctx.submission, pattern)
-    return Diagnosis(
+    return [Diagnosis(
         "param_replaced",
         _("{names}: the parameter is replaced by a new tensor{where} instead of being updated in place. The new "
           "tensor is computed from the old one, so it is not a leaf of the graph and autograd leaves its .grad "
@@ -263,7 +273,7 @@ def param_replaced(ctx: Context) -> Diagnosis | None:
           "`with torch.no_grad(): {name} -= lr * {name}.grad`.").format(
             names=", ".join(lost), where=_at(file, line, text), name=name),
         {"parameters": lost}, file, line,
-    )
+    )]
 
 
 def _update_ratios(ctx: Context, name: str) -> list[float] | None:
@@ -278,22 +288,22 @@ def _update_ratios(ctx: Context, name: str) -> list[float] | None:
     return ratios or None
 
 
-def param_not_updated(ctx: Context) -> Diagnosis | None:
+def param_not_updated(ctx: Context) -> list[Diagnosis]:
     steps = ctx.trace.steps
     if len(steps) < 2:
-        return None
+        return []
     frozen = [n for n in ctx.spec.param_names
               if all(s.params.get(n) is not None for s in steps) and len({s.params[n] for s in steps}) == 1
               and any(s.grads.get(n) not in (None, 0.0) for s in steps)]
     if not frozen:
-        return None
-    return Diagnosis(
+        return []
+    return [Diagnosis(
         "param_not_updated",
         _("{names} never changes during training, although its gradient is not zero: it is never updated. "
           "Update every parameter after each backward(): p.data = p.data - lr * p.grad.data.").format(
             names=", ".join(frozen)),
         {"parameters": frozen},
-    )
+    )]
 
 
 def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
@@ -329,22 +339,22 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
     return out
 
 
-def epochs(ctx: Context) -> Diagnosis | None:
+def epochs(ctx: Context) -> list[Diagnosis]:
     count, spec = ctx.trace.backward_count, ctx.spec
     if ctx.trace.outcome.status != FINISHED or count == 0 or count == spec.total_steps:
-        return None
+        return []
     if count == spec.epochs:  # one pass per epoch: batch_updates says it
-        return None
+        return []
     if count % spec.samples:
-        return None
+        return []
     run = count // spec.samples
     file, line, text = locate(ctx.submission, r"for\s+\w+\s+in\s+range\(")
-    return Diagnosis(
+    return [Diagnosis(
         "epochs",
         _("Training ran {run} epochs; the assignment asks for {epochs}{where}.").format(
             run=run, epochs=spec.epochs, where=_at(file, line, text)),
         {"epochs": run, "expected": spec.epochs}, file, line,
-    )
+    )]
 
 
 LOSS_CANDIDATES: tuple[tuple[str, Callable[[float, float], float]], ...] = (
@@ -358,37 +368,40 @@ LOSS_CANDIDATES: tuple[tuple[str, Callable[[float, float], float]], ...] = (
 )
 
 
-def loss_formula(ctx: Context) -> Diagnosis | None:
+def loss_formula(ctx: Context) -> list[Diagnosis]:
+    """The loss is not the spec's loss of one sample: a batch loss, a usual slip, or something else."""
+    loss = ctx.spec.loss.text
     probes = [p for p in ctx.trace.probes if p.kind == "loss" and p.value is not None]
     batch = _batch_loss(ctx)
-    if ctx.passed("loss") and not batch:
-        return None
+    if not ctx.failed("loss") and not batch:
+        return []
     if batch:
-        return Diagnosis(
+        return [Diagnosis(
             "loss_formula",
-            _("Each backward() starts from a loss over all samples together ({how}), not from the squared "
-              "error of one sample.").format(how=batch),
+            _("Each backward() starts from a loss over all samples together ({how}), not from the loss of one "
+              "sample, {loss}.").format(how=batch, loss=loss),
             {"batch_loss": batch},
-        )
+        )]
     if not probes or not ctx.passed("forward"):
-        return None
+        return []
     for formula, f in LOSS_CANDIDATES:
         if all(LOCAL.close(p.value, f(_prediction(ctx.spec, p), p.y or 0.0)) for p in probes):
             file, line, text = locate(ctx.submission, r"return\b.*\by\b")
-            return Diagnosis(
+            return [Diagnosis(
                 "loss_formula",
-                _("Your loss computes {formula}; the loss of one sample is the squared error "
-                  "(y_pred - y) ** 2{where}.").format(formula=formula, where=_at(file, line, text)),
-                {"computed": formula, "expected": "(y_pred - y) ** 2"}, file, line,
-            )
+                _("Your loss computes {formula}; the loss of one sample is {loss}{where}.").format(
+                    formula=formula, loss=loss, where=_at(file, line, text)),
+                {"computed": formula, "expected": loss}, file, line,
+            )]
     probe = probes[0]
     want = loss_and_grads(ctx.spec, probe.params, probe.x, probe.y or 0.0)[0]
-    return Diagnosis(
+    call = f"{ctx.spec.functions['loss']}({probe.x:g}, {probe.y or 0.0:g})"
+    return [Diagnosis(
         "loss_formula",
-        _("Your loss is not the squared error of one sample: loss({x:g}, {y:g}) returned {got}, while "
-          "(y_pred - y) ** 2 is {want}.").format(x=probe.x, y=probe.y or 0.0, got=fmt(probe.value), want=fmt(want)),
+        _("Your loss does not compute {loss} for one sample: {call} returned {got}, while {loss} is "
+          "{want}.").format(loss=loss, call=call, got=fmt(probe.value), want=fmt(want)),
         {"observed": probe.value, "expected": want},
-    )
+    )]
 
 
 def _prediction(spec: Spec, probe: Probe) -> float:
@@ -403,18 +416,18 @@ def _batch_loss(ctx: Context) -> str | None:
     if mean is None:
         return None
     if LOCAL.close(steps[0].loss, mean):
-        return _("the mean of the squared errors")
+        return _("the mean of the samples' losses")
     if LOCAL.close(steps[0].loss, mean * ctx.spec.samples):
-        return _("the sum of the squared errors")
+        return _("the sum of the samples' losses")
     return None
 
 
-def model_terms(ctx: Context) -> Diagnosis | None:
-    if ctx.passed("forward"):
-        return None
+def model_terms(ctx: Context) -> list[Diagnosis]:
+    if not ctx.failed("forward"):
+        return []
     probes = [p for p in ctx.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
     if not probes:
-        return None
+        return []
     names = ctx.spec.param_names
     expected = [model_and_grads(ctx.spec, p.params, p.x)[1] for p in probes]
     findings, evidence = [], {}
@@ -443,60 +456,64 @@ def model_terms(ctx: Context) -> Diagnosis | None:
                 name=name, x=p.x, got=fmt(p.grads.get(name)), want=fmt(e[name])))
             evidence[name] = "different"
     if not findings:
-        return None
+        return []
     file, line, text = locate(ctx.submission, r"^\s*return\b")
-    return Diagnosis(
+    return [Diagnosis(
         "model_terms",
         _("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text, where=_at(file, line, text))
         + " " + " ".join(findings),
         evidence, file, line,
-    )
+    )]
 
 
-def unexplained(ctx: Context, found: list[Diagnosis]) -> Diagnosis | None:
-    if found or (ctx.trace.outcome.status != FINISHED and not ctx.trace.steps):
-        return None  # explained already, or by the error that stopped the program before training
+def unexplained(ctx: Context) -> list[Diagnosis]:
+    """The fallback when no detector fits: where the trace first departs from the reference."""
+    if ctx.trace.outcome.status != FINISHED and not ctx.trace.steps:
+        return []  # the error that stopped the program before training explains it
     failed = [c for c in ctx.checks.values() if c.status == FAIL and c.id not in ("plot", "runs")]
     if not failed:
-        return None
+        return []
     training = ctx.checks.get("training")
     where = training.message if training is not None and training.step is not None else failed[0].message
-    return Diagnosis(
+    return [Diagnosis(
         "unexplained",
         _("No usual mistake matches what was observed. Where it first departs from the reference: {where}").format(
             where=where),
         {"checks": [c.id for c in failed]},
-    )
+    )]
+
+
+Detector = Callable[[Context], list[Diagnosis]]
+
+# Every detector, once, in the order its diagnoses are reported.
+DETECTORS: tuple[Detector, ...] = (
+    initial_values,
+    data,
+    batch_updates,
+    loss_formula,
+    model_terms,
+    param_replaced,
+    grad_not_reset,
+    param_not_updated,
+    learning_rate_and_sign,
+    epochs,
+)
 
 
 def diagnose(
-    spec: Spec, reference: Reference, trace: Trace, checks: Sequence[CheckResult], submission: Submission
+    spec: Spec, trace: Trace, checks: Sequence[CheckResult], submission: Submission
 ) -> tuple[Diagnosis, ...]:
-    ctx = Context(spec, reference, trace, {c.id: c for c in checks}, submission)
+    """The mistakes behind the failed checks, in report order; nothing when every check that is worth
+    points passed."""
     if all(c.status == PASS for c in checks if c.max_points > 0):
         return ()
-    found: list[Diagnosis] = []
-    for detector in (initial_values, data, batch_updates, loss_formula, model_terms, param_replaced,
-                     grad_not_reset, param_not_updated):
-        result = detector(ctx)
-        if result is not None:
-            found.append(result)
-    found += learning_rate_and_sign(ctx)
-    for detector in (epochs,):
-        result = detector(ctx)
-        if result is not None:
-            found.append(result)
-    found = _drop_implied(found)
-    extra = unexplained(ctx, found)
-    return tuple(found + ([extra] if extra else []))
+    ctx = Context(spec, trace, {c.id: c for c in checks}, submission)
+    found = _drop_implied([d for detector in DETECTORS for d in detector(ctx)])
+    return tuple(found or unexplained(ctx))
 
 
 def _drop_implied(found: list[Diagnosis]) -> list[Diagnosis]:
-    """A frozen parameter is not also 'a learning rate' nor 'a sign'; a batch run is not also 'data'."""
-    ids = {d.id for d in found}
-    out = []
-    for d in found:
-        if d.id == "data" and "batch_updates" in ids:
-            continue
-        out.append(d)
-    return out
+    """A batch run is not also 'data': its first loss covers every sample, so no one sample matches it."""
+    if "batch_updates" not in {d.id for d in found}:
+        return found
+    return [d for d in found if d.id != "data"]

@@ -11,7 +11,6 @@ trace reproduce the lecture's float32 numbers to the last bit, without importing
 from __future__ import annotations
 
 import ast
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -157,6 +156,3 @@ def _backward(node: ast.expr, grad: np.float32, values: dict[int, np.float32], g
             local = F32(b * _pow(a, F32(b - 1)))
         _backward(node.left, F32(grad * local), values, grads)
 
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

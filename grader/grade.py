@@ -83,7 +83,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         reference=reference,
         spec=spec,
         notes=tuple(dict.fromkeys(submission.notes + trace.notes)),
-        diagnoses=diagnose(spec, reference, trace, checks, submission),
+        diagnoses=diagnose(spec, trace, checks, submission),
         notebook=submission.notebook,
     )
 

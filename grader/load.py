@@ -33,19 +33,15 @@ class Submission:
     display_name: str  # how messages name the file: its name as the user gave it
     source: str  # decoded text, newlines normalised to \n (for a notebook: its cells' Python, joined)
     assignment: str
-    encoding: str = "utf-8"
     cells: tuple[CodeCell, ...] | None = None  # a notebook's code cells, run one by one
     notebook: str | None = None  # the submitted notebook (nbformat 4 JSON), for graded.ipynb
     problem: str | None = None  # why the file cannot be run, when it cannot
     notes: tuple[str, ...] = ()
 
-    @property
-    def is_notebook(self) -> bool:
-        return self.cells is not None
-
 
 def decode_source(data: bytes, path: Path) -> tuple[str, str]:
-    """Text of a source file: UTF-8 (with or without a BOM), else GB18030 (Chinese Windows editors)."""
+    """Text of a source file and the encoding that read it: UTF-8 (with or without a BOM), else GB18030
+    (Chinese Windows editors)."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -96,7 +92,7 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(_("{path}: cannot read the file: {error}").format(path=path, error=exc.strerror)) from None
-    source, encoding, problem = "", "utf-8", None
+    source, problem = "", None
     cells, notebook, notes = None, None, []
     try:
         if path.suffix == ".ipynb":
@@ -108,7 +104,7 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
                 source = found.replace("\r\n", "\n")
                 notes.append(_("This .ipynb file holds a Python script, not a notebook: it was graded as a script."))
         else:
-            source, encoding = decode_source(data, path)
+            source, _encoding = decode_source(data, path)
     except NotebookProblem as exc:
         problem = str(exc)
     try:
@@ -123,7 +119,6 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         display_name=str(path),
         source=source,
         assignment=spec.name,
-        encoding=encoding,
         cells=cells,
         notebook=notebook,
         problem=problem,

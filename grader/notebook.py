@@ -1,4 +1,4 @@
-"""Jupyter notebooks: the kit's notebooks made from its scripts, and student notebooks turned into cells.
+"""Student notebooks turned into cells of Python that the child process runs one after another.
 
 How a student notebook runs, and why.  There are two ways: start a Jupyter kernel and send it the cells
 (nbclient), or turn the cells into Python and run them in the grader's own child process, one after
@@ -12,25 +12,19 @@ What it gives up is IPython's own syntax, handled here line by line: ``%matplotl
 magics are not executed, ``%time stmt`` runs ``stmt``, cell magics that wrap Python (``%%time``,
 ``%%capture``) run their body, shell lines (``!pip install``) and shell/other-language cells never run.
 Each such line becomes ``pass`` (keeping line numbers and indentation) and the report lists it.
-``display()`` and ``get_ipython()`` are provided by the child as harmless stand-ins.
+``display()`` and ``get_ipython()`` are provided by the child as harmless stand-ins.  The notebook with
+the outputs of the graded run is a report (``grader/report/ipynb.py``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 from grader.i18n import _
 
-NB_METADATA = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-}
-_CELL_MARK = re.compile(r"^# %%(?P<markdown>\s*\[markdown\])?.*$")
 _RUN_BODY_MAGICS = {"time", "capture", "prun"}  # cell magics whose body is Python the kernel would run
 _HELP = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython's help syntax: ?name, name??
 
@@ -57,42 +51,6 @@ class NotebookSource:
     def code(self) -> str:
         """The cells' Python joined, for telling the assignment from the code."""
         return "\n\n".join(cell.source for cell in self.cells if cell.run)
-
-
-# -- the kit's notebooks ---------------------------------------------------------------------------------
-
-
-def script_to_notebook(text: str, stem: str) -> str:
-    """A notebook (JSON text) from a script in the percent format: ``# %%`` starts a code cell and
-    ``# %% [markdown]`` a markdown cell whose lines are comments.  Deterministic, so a committed notebook
-    can be compared with a freshly generated one."""
-    import nbformat
-
-    blocks: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        mark = _CELL_MARK.match(line)
-        if mark:
-            blocks.append(("markdown" if mark.group("markdown") else "code", []))
-        elif blocks:
-            blocks[-1][1].append(line)
-        elif line.strip():
-            blocks.append(("code", [line]))
-    nb = nbformat.v4.new_notebook(metadata=NB_METADATA)
-    for number, (kind, lines) in enumerate(blocks, start=1):
-        if kind == "markdown":
-            lines = [re.sub(r"^# ?", "", line) for line in lines]
-        body = "\n".join(lines).strip("\n")
-        if not body.strip():
-            continue
-        cell_id = f"{stem}-{number:02d}".replace("_", "-")
-        if kind == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(body, id=cell_id))
-        else:
-            nb.cells.append(nbformat.v4.new_code_cell(body, id=cell_id))
-    return nbformat.writes(nb) + "\n"
-
-
-# -- student notebooks ---------------------------------------------------------------------------------
 
 
 def transform_cell(source: str) -> tuple[str, tuple[str, ...], bool]:
@@ -181,55 +139,3 @@ def _is_python(text: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return bool(text.strip())
-
-
-# -- the graded notebook ---------------------------------------------------------------------------------
-
-
-def graded_notebook(notebook: str, runs: Sequence[Any]) -> str:
-    """The submitted notebook with the outputs each cell produced under grading (``runs``: the trace's
-    CellRun values).  Cells that did not run have no outputs and no execution count."""
-    import nbformat
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nb = nbformat.reads(notebook, as_version=4)
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    for count, run in enumerate(runs, start=1):
-        if not (0 <= run.index < len(nb.cells)) or nb.cells[run.index].get("cell_type") != "code":
-            continue
-        cell = nb.cells[run.index]
-        outputs = []
-        if run.stdout:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=run.stdout))
-        if run.stderr:
-            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=run.stderr))
-        for png in run.figures:
-            if _is_base64(png):
-                outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}))
-        if run.result is not None:
-            outputs.append(
-                nbformat.v4.new_output("execute_result", data={"text/plain": run.result}, execution_count=count)
-            )
-        if run.error is not None:
-            outputs.append(
-                nbformat.v4.new_output(
-                    "error", ename=run.error_name or "Error", evalue=run.error, traceback=list(run.traceback)
-                )
-            )
-        cell["outputs"] = outputs
-        cell["execution_count"] = count
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return nbformat.writes(nb) + "\n"
-
-
-def _is_base64(text: str) -> bool:
-    try:
-        base64.b64decode(text, validate=True)
-    except ValueError:
-        return False
-    return True

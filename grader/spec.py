@@ -1,11 +1,15 @@
 """Assignment specs: what an assignment asks, how close is close enough, and what each check is worth.
 
 Each assignment is one TOML file in ``grader/specs/``; this module reads them into frozen dataclasses.
-Adding an assignment means adding a file there (plus a skeleton and a solution), never editing the grader.
+A spec says the model and the loss, the parameters and the data, the names of the functions students
+write, the training regime, and which of the grader's checks it uses (``grader.check.CHECKS``, the one
+list of checks) with their points and tolerances.  Adding an assignment means adding a file there (plus a
+skeleton and a solution), never editing the grader.
 """
 
 from __future__ import annotations
 
+import keyword
 import math
 import sys
 from dataclasses import dataclass
@@ -24,8 +28,10 @@ from grader.formula import Formula, FormulaError
 
 SPEC_DIR = Path(__file__).with_name("specs")
 
-# The checks the grader knows how to run, in report order.  A spec gives each its points and tolerance.
-CHECK_IDS = ("forward", "loss", "first_epoch_grads", "training", "final_prediction", "runs", "plot")
+# The functions students write, by role; a spec's [functions] table names each (by default, its role).
+ROLES = ("forward", "loss")
+# How training updates the parameters.  per_sample: one update per sample, in data order.
+REGIMES = ("per_sample",)
 
 
 @dataclass(frozen=True)
@@ -80,13 +86,16 @@ class Spec:
     time_limit: float
     source: Path
     titles: tuple[tuple[str, str], ...] = ()  # (language, title) besides the English one
+    function_names: tuple[tuple[str, str], ...] = tuple((role, role) for role in ROLES)  # (role, name)
+    regime: str = "per_sample"
 
     def title_in(self, lang: str | None = None) -> str:
         return dict(self.titles).get(lang or language(), self.title)
 
     @property
-    def functions(self) -> dict[str, str]:  # TEMPORARY until the spec field lands
-        return {"forward": "forward", "loss": "loss"}
+    def functions(self) -> dict[str, str]:
+        """Role ("forward", "loss") -> the name students must give that function."""
+        return dict(self.function_names)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -113,25 +122,15 @@ class Spec:
     def max_score(self) -> float:
         return sum(check.points for check in self.checks)
 
+    def grades(self, check_id: str) -> bool:
+        """Whether the spec uses this check (a spec lists only the checks it uses)."""
+        return any(check.id == check_id for check in self.checks)
+
     def check(self, check_id: str) -> CheckSpec:
         for check in self.checks:
             if check.id == check_id:
                 return check
         raise KeyError(check_id)
-
-    def model_value(self, params: Mapping[str, float], x: float):
-        return self.model.value({**params, "x": x})
-
-    def to_json(self) -> dict[str, Any]:
-        """The part of the spec the child process needs to observe a run."""
-        return {
-            "name": self.name,
-            "parameters": list(self.param_names),
-            "initial": self.initial,
-            "probe_x": self.probe_x,
-            "max_steps": self.max_steps,
-            "epochs": self.epochs,
-        }
 
 
 def _require(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -152,44 +151,113 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
     return low, high
 
 
-def parse_spec(data: Mapping[str, Any], source: Path) -> Spec:
-    """Build a Spec from the TOML table of one assignment, or raise SpecError saying what is wrong."""
-    where = str(source)
+def _known_checks() -> tuple[str, ...]:
+    """The ids of the checks the grader can run, in report order: the keys of ``grader.check.CHECKS``.
+    Imported here, not at the top: check.py reads Spec, so spec.py cannot import it while loading."""
+    from grader.check import CHECKS
+
+    return tuple(CHECKS)
+
+
+def _checks(table: Any, where: str) -> tuple[CheckSpec, ...]:
+    """The checks a spec uses, from its [checks.<id>] tables, in the registry's order."""
+    known = _known_checks()
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: 'checks' must hold one [checks.<id>] table per check")
+    unknown = [check_id for check_id in table if check_id not in known]
+    if unknown:
+        raise SpecError(f"{where}: unknown checks {sorted(unknown)}; known: {', '.join(known)}")
+    if not table:
+        raise SpecError(f"{where}: the spec uses no check; add a [checks.<id>] table, from: {', '.join(known)}")
+    checks = []
+    for check_id in (c for c in known if c in table):
+        here = f"{where} [checks.{check_id}]"
+        entry = _require(table, check_id, dict, where + " [checks]")
+        checks.append(CheckSpec(
+            id=check_id,
+            points=float(_require(entry, "points", (int, float), here)),
+            tolerance=Tolerance(float(entry.get("rtol", 0.0)), float(entry.get("atol", 0.0))),
+        ))
+    return tuple(checks)
+
+
+def _functions(data: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    """(role, name) for each role: the [functions] table's names, each role's own name by default."""
+    table = data.get("functions", {})
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: [functions] must be a table of role = \"name\"")
+    unknown = [role for role in table if role not in ROLES]
+    if unknown:
+        raise SpecError(f"{where}: unknown function roles {sorted(unknown)}; known: {', '.join(ROLES)}")
+    names = tuple((role, table.get(role, role)) for role in ROLES)
+    for role, name in names:
+        if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
+            raise SpecError(f"{where} [functions]: {role} = {name!r} is not a Python function name")
+    if len({name for _, name in names}) != len(names):
+        raise SpecError(f"{where} [functions]: each role needs a name of its own")
+    return names
+
+
+def _regime(training: Mapping[str, Any], where: str) -> str:
+    regime = training.get("regime", "per_sample")
+    if regime not in REGIMES:
+        raise SpecError(f"{where} [training]: regime {regime!r} is not supported; supported: "
+                        f"{', '.join(REGIMES)} (one update per sample, in data order)")
+    return regime
+
+
+def _formulas(data: Mapping[str, Any], parameters: tuple[tuple[str, float], ...], where: str) -> tuple[Formula, Formula]:
+    """The model (of x and the parameters) and the loss (of y_pred and y)."""
     try:
         model = Formula.parse(_require(data, "model", str, where))
         loss = Formula.parse(_require(data, "loss", str, where))
     except FormulaError as exc:
         raise SpecError(f"{where}: {exc}") from None
-    params_table = _require(data, "parameters", dict, where)
-    parameters = tuple((str(k), float(_require(params_table, k, (int, float), where))) for k in params_table)
-    if not parameters:
-        raise SpecError(f"{where}: an assignment needs at least one parameter")
     names = {name for name, _ in parameters}
     if model.names - names - {"x"}:
         raise SpecError(f"{where}: the model reads unknown names {sorted(model.names - names - {'x'})}")
     if loss.names - {"y_pred", "y"}:
         raise SpecError(f"{where}: the loss may read only y_pred and y")
-    data_table = _require(data, "data", dict, where)
-    xs = tuple(float(v) for v in _require(data_table, "x", list, where + " [data]"))
-    ys = tuple(float(v) for v in _require(data_table, "y", list, where + " [data]"))
+    return model, loss
+
+
+def _parameters(data: Mapping[str, Any], where: str) -> tuple[tuple[str, float], ...]:
+    table = _require(data, "parameters", dict, where)
+    parameters = tuple((str(k), float(_require(table, k, (int, float), where))) for k in table)
+    if not parameters:
+        raise SpecError(f"{where}: an assignment needs at least one parameter")
+    return parameters
+
+
+def _samples(data: Mapping[str, Any], where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    table = _require(data, "data", dict, where)
+    xs = tuple(float(v) for v in _require(table, "x", list, where + " [data]"))
+    ys = tuple(float(v) for v in _require(table, "y", list, where + " [data]"))
     if not xs or len(xs) != len(ys):
         raise SpecError(f"{where}: data x and y must be non-empty and of equal length")
-    training = _require(data, "training", dict, where)
+    return xs, ys
+
+
+def _probes(data: Mapping[str, Any], where: str) -> ProbeSpec:
     probes = _require(data, "probes", dict, where)
-    checks_table = _require(data, "checks", dict, where)
-    checks = []
-    for check_id in CHECK_IDS:
-        table = _require(checks_table, check_id, dict, where + " [checks]")
-        checks.append(
-            CheckSpec(
-                id=check_id,
-                points=float(_require(table, "points", (int, float), f"{where} [checks.{check_id}]")),
-                tolerance=Tolerance(float(table.get("rtol", 0.0)), float(table.get("atol", 0.0))),
-            )
-        )
-    unknown = set(checks_table) - set(CHECK_IDS)
-    if unknown:
-        raise SpecError(f"{where}: unknown checks {sorted(unknown)}; known: {', '.join(CHECK_IDS)}")
+    return ProbeSpec(
+        count=_require(probes, "count", int, where + " [probes]"),
+        parameter_range=_pair(probes.get("parameter_range"), where + " [probes] parameter_range"),
+        x_range=_pair(probes.get("x_range"), where + " [probes] x_range"),
+        y_range=_pair(probes.get("y_range"), where + " [probes] y_range"),
+        grid=float(probes.get("grid", 0.125)),
+    )
+
+
+def parse_spec(data: Mapping[str, Any], source: Path) -> Spec:
+    """Build a Spec from the TOML table of one assignment, or raise SpecError saying what is wrong."""
+    where = str(source)
+    parameters = _parameters(data, where)
+    model, loss = _formulas(data, parameters, where)
+    xs, ys = _samples(data, where)
+    training = _require(data, "training", dict, where)
+    probes = _probes(data, where)
+    checks = _checks(data.get("checks", {}), where)
     epochs = _require(training, "epochs", int, where + " [training]")
     if epochs < 1:
         raise SpecError(f"{where}: epochs must be at least 1")
@@ -204,18 +272,14 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> Spec:
         learning_rate=float(_require(training, "learning_rate", (int, float), where)),
         epochs=epochs,
         probe_x=float(_require(training, "probe_x", (int, float), where)),
-        probes=ProbeSpec(
-            count=_require(probes, "count", int, where + " [probes]"),
-            parameter_range=_pair(probes.get("parameter_range"), where + " [probes] parameter_range"),
-            x_range=_pair(probes.get("x_range"), where + " [probes] x_range"),
-            y_range=_pair(probes.get("y_range"), where + " [probes] y_range"),
-            grid=float(probes.get("grid", 0.125)),
-        ),
-        checks=tuple(checks),
+        probes=probes,
+        checks=checks,
         filename_hints=tuple(str(h) for h in data.get("filename_hints", [])),
         time_limit=float(data.get("time_limit", 10.0)),
         source=source,
         titles=tuple((k[len("title_"):], str(v)) for k, v in data.items() if k.startswith("title_")),
+        function_names=_functions(data, where),
+        regime=_regime(training, where),
     )
 
 

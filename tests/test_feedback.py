@@ -12,12 +12,12 @@ import pytest
 from cases import CASES, ROOT
 from test_checks import LINEAR, perfect
 
+from grader.authoring.catalog import compile_mo, extract, po_path, read_po
 from grader.cli import main
 from grader.diagnose import diagnose
 from grader.grade import assemble
-from grader.i18n import compile_mo, default_language, extract, po_path, read_po, using
+from grader.i18n import default_language, using
 from grader.load import Submission
-from grader.reference import reference_trace
 from grader.report import html as html_report
 from grader.report import markdown
 
@@ -35,7 +35,7 @@ def _fields(text: str) -> set[str]:
 def test_every_message_has_a_chinese_translation() -> None:
     catalog = read_po(po_path("zh"))
     missing = [m for m in extract() if not catalog.get(m)]
-    assert not missing, f"messages without a Chinese translation (run python -m grader.i18n extract): {missing}"
+    assert not missing, f"messages without a Chinese translation (run python -m grader.authoring.catalog extract): {missing}"
 
 
 def test_translations_keep_the_placeholders() -> None:
@@ -46,7 +46,7 @@ def test_translations_keep_the_placeholders() -> None:
 
 def test_compiled_catalog_is_up_to_date() -> None:
     po = po_path("zh")
-    assert po.with_suffix(".mo").read_bytes() == compile_mo(read_po(po)), "run python -m grader.i18n compile"
+    assert po.with_suffix(".mo").read_bytes() == compile_mo(read_po(po)), "run python -m grader.authoring.catalog compile"
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_diagnosis_in_both_languages(case, grading) -> None:
     assert set(case.diagnoses) <= set(english)
     with using("zh"):
         spec = report.spec
-        chinese = {d.id: d.message for d in diagnose(spec, reference_trace(spec), report.trace, report.checks, submission)}
+        chinese = {d.id: d.message for d in diagnose(spec, report.trace, report.checks, submission)}
     for diagnosis_id in case.diagnoses:
         assert CJK.search(chinese[diagnosis_id]), chinese[diagnosis_id]
         assert not CJK.search(english[diagnosis_id]), english[diagnosis_id]

@@ -9,8 +9,9 @@ import nbformat
 import pytest
 from cases import CASES, ROOT, notebook
 
+from grader.authoring.notebooks import script_to_notebook
 from grader.cli import main
-from grader.notebook import NotebookProblem, read_notebook, script_to_notebook, transform_cell
+from grader.notebook import NotebookProblem, read_notebook, transform_cell
 from grader.report import write_reports
 
 SCRIPTS = sorted((ROOT / "assignments").glob("*.py")) + sorted((ROOT / "solutions").glob("*.py"))

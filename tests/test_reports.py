@@ -14,7 +14,7 @@ from test_checks import LINEAR, QUADRATIC, perfect
 from grader.grade import assemble
 from grader.load import Submission
 from grader.report import atomic_write, write_reports
-from grader.report.markdown import fenced, inline
+from grader.report.text import fenced, inline
 from grader.trace import EXCEPTION, Outcome
 
 

@@ -1,15 +1,21 @@
-"""Assignment specs: the two of the lecture, malformed ones, and a third added without code changes."""
+"""Assignment specs: the two of the lecture, malformed ones, a third added without code changes, and
+specs that use some of the checks or name their functions."""
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from test_checks import perfect
+
+from grader.check import CHECKS
 from grader.errors import SpecError
-from grader.grade import grade
-from grader.load import load
+from grader.grade import assemble, grade
+from grader.load import Submission, load
 from grader.reference import reference_trace
+from grader.report import html, markdown
 from grader.run import SubprocessRunner
-from grader.spec import CHECK_IDS, all_specs, get_spec, load_spec
+from grader.spec import all_specs, get_spec, load_spec
 
 AFFINE = """
 name = "backprop_affine"
@@ -101,8 +107,9 @@ def test_the_lecture_specs() -> None:
     for spec in (linear, quadratic):
         assert (spec.x, spec.y, spec.learning_rate, spec.epochs, spec.probe_x) == (
             (1.0, 2.0, 3.0), (2.0, 4.0, 6.0), 0.01, 100, 4.0)
-        assert [c.id for c in spec.checks] == list(CHECK_IDS)
+        assert [c.id for c in spec.checks] == list(CHECKS)
         assert spec.check("plot").points == 0 and spec.max_score == 10
+        assert spec.functions == {"forward": "forward", "loss": "loss"} and spec.regime == "per_sample"
 
 
 def test_a_third_assignment_needs_only_a_spec_file(tmp_path) -> None:
@@ -127,7 +134,7 @@ def test_a_third_assignment_needs_only_a_spec_file(tmp_path) -> None:
     [
         (("model = \"w * x + b\"", "model = \"w * x + c\""), "unknown names"),
         (("model = \"w * x + b\"", "model = \"abs(w * x)\""), "not allowed"),
-        (("[checks.plot]\npoints = 1", ""), "missing key 'plot'"),
+        (("[checks.plot]\npoints = 1", "[checks.plot]\nrtol = 1e-3"), "missing key 'points'"),
         (("epochs = 40", "epochs = 0"), "at least 1"),
         (("name = \"backprop_affine\"", "name = \"other\""), "must match its file name"),
         (("[data]", "[data\n"), "cannot read"),
@@ -139,3 +146,67 @@ def test_malformed_specs_say_what_is_wrong(tmp_path, edit, fragment) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(path)
     assert fragment in info.value.message and info.value.exit_code == 3
+
+
+def _spec(tmp_path, text: str):
+    path = tmp_path / "backprop_affine.toml"
+    path.write_text(text)
+    return load_spec(path)
+
+
+def _without(text: str, *check_ids: str) -> str:
+    """The spec text with the [checks.<id>] tables of these checks left out."""
+    kept = [block for block in text.split("[checks.") if block.split("]", 1)[0] not in check_ids]
+    return "[checks.".join(kept)
+
+
+def _report(spec, trace):
+    return assemble(spec, Submission(spec.source, "affine.py", "", spec.name), trace)
+
+
+def test_a_spec_grades_only_the_checks_it_lists(tmp_path) -> None:
+    spec = _spec(tmp_path, _without(AFFINE, "loss", "first_epoch_grads", "plot"))
+    assert [c.id for c in spec.checks] == ["forward", "training", "final_prediction", "runs"]
+    report = _report(spec, perfect(spec))
+    assert [c.id for c in report.checks] == ["forward", "training", "final_prediction", "runs"]
+    assert report.score == report.max_score == 4
+    broken = perfect(spec)
+    steps = list(broken.steps)
+    steps[5] = dataclasses.replace(steps[5], grads={name: 0.0 for name in spec.param_names})
+    report = _report(spec, dataclasses.replace(broken, steps=tuple(steps)))
+    assert report.score == 3 and [c.id for c in report.checks if c.status == "fail"] == ["training"]
+    assert report.diagnoses  # the diagnoses and the writers cope without the checks left out
+    assert "First-epoch gradients" in markdown.render(report) and "<table>" in html.render(report)
+
+
+def test_the_order_of_the_check_tables_does_not_matter(tmp_path) -> None:
+    runs_first = AFFINE.replace("[checks.runs]\npoints = 1\n", "").replace("[checks.forward]", "[checks.runs]\npoints = 1\n[checks.forward]")
+    assert [c.id for c in _spec(tmp_path, runs_first).checks] == list(CHECKS)
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        (AFFINE.replace("[checks.plot]", "[checks.speed]"), ["unknown checks ['speed']", "known: " + ", ".join(CHECKS)]),
+        (_without(AFFINE, *CHECKS), ["uses no check", ", ".join(CHECKS)]),
+        (AFFINE.replace("epochs = 40", "epochs = 40\nregime = \"mini_batch\""),
+         ["regime 'mini_batch' is not supported", "per_sample"]),
+        (AFFINE.replace("[data]", "[functions]\nbackward = \"f\"\n[data]"), ["unknown function roles ['backward']"]),
+        (AFFINE.replace("[data]", "[functions]\nforward = \"2f\"\n[data]"), ["forward = '2f' is not a Python function name"]),
+    ],
+)
+def test_unknown_checks_regimes_and_roles_are_refused(tmp_path, text, fragments) -> None:
+    with pytest.raises(SpecError) as info:
+        _spec(tmp_path, text)
+    assert all(f in info.value.message for f in fragments), info.value.message
+    assert info.value.exit_code == 3
+
+
+def test_functions_are_read_and_named_in_messages(tmp_path) -> None:
+    spec = _spec(tmp_path, AFFINE.replace("[data]", "[functions]\nforward = \"predict\"\n[data]"))
+    assert spec.functions == {"forward": "predict", "loss": "loss"}
+    assert _spec(tmp_path, AFFINE).functions == {"forward": "forward", "loss": "loss"}
+    missing = dataclasses.replace(perfect(spec), probes=(), functions=frozenset({"loss"}))
+    forward = _report(spec, missing).checks[0]
+    assert forward.id == "forward" and forward.message == "There is no function named predict."
+    assert "predict(4) =" in _report(spec, perfect(spec)).checks[4].message

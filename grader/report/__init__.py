@@ -2,7 +2,8 @@
 does not apply to the report (graded.ipynb for a script).
 
 ``WRITERS`` maps a format name to (file name, render function); ``write_reports`` writes the chosen formats
-for one submission into its folder, each file atomically.
+for one submission into its folder, each file atomically.  What several writers show alike is in ``text``;
+the class view of a batch (grades.csv and the summaries) is ``gradebook``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The class view of a batch: grades.csv, summary.md and summary.html, built from entries alone."""
+"""The class view of a batch: grades.csv, summary.md and summary.html, built from entries alone.
+
+``write_gradebook`` writes the three files into a batch's output folder (each atomically); the other
+functions only render text.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import io
 import statistics
 from collections import Counter
 from html import escape
+from pathlib import Path
 from typing import Sequence
 
 from grader.i18n import _
-
-STATUSES = ("graded", "timeout", "error")
+from grader.report import atomic_write
+from grader.report.text import one_line
 
 
 def _assignments(entries) -> list[str]:
@@ -92,16 +97,11 @@ def summary_md(entries: Sequence) -> str:
         out += ["", "### " + _("Most common diagnoses"), ""]
         out += [f"- `{d}`: {n}" for d, n in s["diagnoses"]] or ["- " + _("none")]
         out += ["", "### " + _("Did not run to the end"), ""]
-        out += [f"- {_md(e.student)} ({e.status}): {_md(e.error or '')}" for e in s["failed"]] or ["- " + _("none")]
+        out += [f"- {one_line(e.student)} ({e.status}): {one_line(e.error or '')}" for e in s["failed"]] or ["- " + _("none")]
         out += ["", "### " + _("Slowest"), ""]
-        out += [f"- {_md(e.student)}: {e.seconds:.2f} s" for e in s["slowest"]]
+        out += [f"- {one_line(e.student)}: {e.seconds:.2f} s" for e in s["slowest"]]
         out.append("")
     return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|") \
-        .replace("\n", " ").replace("`", "'")
 
 
 def summary_html(entries: Sequence) -> str:
@@ -134,3 +134,10 @@ def summary_html(entries: Sequence) -> str:
         parts.append("</ul>")
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def write_gradebook(out: Path, entries: Sequence) -> None:
+    """grades.csv, summary.md and summary.html of these entries, in ``out``."""
+    atomic_write(out / "grades.csv", grades_csv(entries))
+    atomic_write(out / "summary.md", summary_md(entries))
+    atomic_write(out / "summary.html", summary_html(entries))

@@ -12,8 +12,7 @@ from html import escape
 from grader.check import fmt
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.jsonreport import first_epoch_rows
-from grader.report.markdown import _excerpt, status_label
+from grader.report.text import excerpt, first_epoch_rows, status_label
 from grader.report.svgplot import line_chart
 
 STYLE = """
@@ -97,7 +96,8 @@ def render(report: Report) -> str:
             f'<span class="pts">{c.points:g} / {c.max_points:g}</span></div>'
             f"<div>{e(c.message)}</div></div>"
         )
-    tol = spec.check("first_epoch_grads").tolerance
+    # Cells are marked off by the first_epoch_grads tolerance, when the spec grades that check.
+    tol = spec.check("first_epoch_grads").tolerance if spec.grades("first_epoch_grads") else None
     parts.append(f"<h2>{e(_('First-epoch gradients'))}</h2><div class=\"scroll\"><table><tr>"
                  f"<th>{e(_('Step'))}</th><th>x</th><th>y</th>")
     for name in spec.param_names:
@@ -111,7 +111,7 @@ def render(report: Report) -> str:
             want = float(row["expected"][name])
             got_raw = None if row["observed"] is None else row["observed"][name]
             got = None if got_raw is None else float(got_raw)
-            off = "" if got is not None and tol.close(got, want) else " off"
+            off = " off" if got is None or (tol is not None and not tol.close(got, want)) else ""
             shown = "—" if got is None else fmt(got)
             parts.append(f'<td class="num{off}">{e(shown)}</td><td class="num">{e(fmt(want))}</td>')
         parts.append("</tr>")
@@ -142,6 +142,6 @@ def render(report: Report) -> str:
         parts.append(f"<h2>{e(_('Notes'))}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     for title, text in ((_("Output (stdout)"), trace.stdout), (_("Errors (stderr)"), trace.stderr)):
         if text.strip():
-            parts.append(f"<h2>{e(title)}</h2><pre>{e(_excerpt(text))}</pre>")
+            parts.append(f"<h2>{e(title)}</h2><pre>{e(excerpt(text))}</pre>")
     parts.append(f"<footer>backprop-grader {e(report.kit_version)}</footer></main></body></html>")
     return "\n".join(parts) + "\n"

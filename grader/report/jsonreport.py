@@ -7,26 +7,8 @@ from dataclasses import asdict
 from typing import Any
 
 from grader.grade import Report
+from grader.report.text import first_epoch_rows
 from grader.trace import encode_number, strict
-
-
-def first_epoch_rows(report: Report) -> list[dict[str, Any]]:
-    """Each step of the first epoch: the sample, and each parameter's gradient, expected and observed."""
-    spec = report.spec
-    rows = []
-    for index in range(spec.samples):
-        want = report.reference.steps[index]
-        got = report.trace.steps[index] if index < len(report.trace.steps) else None
-        rows.append(
-            {
-                "step": index + 1,
-                "x": spec.x[index],
-                "y": spec.y[index],
-                "expected": {k: encode_number(v) for k, v in want.grads.items()},
-                "observed": None if got is None else {k: encode_number(v) for k, v in got.grads.items()},
-            }
-        )
-    return rows
 
 
 def to_dict(report: Report) -> dict[str, Any]:

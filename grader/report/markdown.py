@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from grader.check import fmt
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.jsonreport import first_epoch_rows
+from grader.report.text import excerpt, fenced, first_epoch_rows, inline, points, status_label
 
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
-
-
-def status_label(status: str) -> str:
-    """The status word shown to people (report.json keeps the ids pass/fail/error)."""
-    return {"pass": _("pass"), "fail": _("fail"), "error": _("error")}.get(status, status)
-
-
-def inline(text: str | None) -> str:
-    """Student-influenced text made safe for a Markdown table cell: no HTML, no table breaks."""
-    text = "" if text is None else str(text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-    return text
-
-
-def fenced(text: str) -> str:
-    """A code block whose fence is longer than any run of backticks in the text."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text.rstrip()}\n{fence}"
-
-
-def points(value: float) -> str:
-    return f"{value:g}"
 
 
 def render(report: Report) -> str:
@@ -82,13 +56,6 @@ def render(report: Report) -> str:
         out += ["", "## " + _("Notes"), ""] + [f"- {inline(note)}" for note in report.notes]
     for title, text in ((_("Output (stdout)"), trace.stdout), (_("Errors (stderr)"), trace.stderr)):
         if text.strip():
-            out += ["", f"## {title}", "", fenced(_excerpt(text))]
+            out += ["", f"## {title}", "", fenced(excerpt(text))]
     return "\n".join(out) + "\n"
 
-
-def _excerpt(text: str, lines: int = 40) -> str:
-    rows = text.rstrip().splitlines()
-    if len(rows) <= lines:
-        return "\n".join(rows)
-    half = lines // 2
-    return "\n".join(rows[:half] + [_("[... {n} lines left out ...]").format(n=len(rows) - lines)] + rows[-half:])

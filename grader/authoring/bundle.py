@@ -10,7 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the grader package, which the bundle carries whole
 
 SETUP = """#!/usr/bin/env bash
 # Installs the grading kit once, when Gradescope builds the autograder image.
