@@ -210,3 +210,23 @@ def test_functions_are_read_and_named_in_messages(tmp_path) -> None:
     forward = _report(spec, missing).checks[0]
     assert forward.id == "forward" and forward.message == "There is no function named predict."
     assert "predict(4) =" in _report(spec, perfect(spec)).checks[4].message
+
+
+def test_the_child_calls_the_functions_by_the_names_the_spec_gives(tmp_path, grading) -> None:
+    """A spec that names the functions `predict` and `cost`: a program with those names gets full marks,
+    one that keeps `forward` and `loss` loses the probes of both."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    renamed = AFFINE.replace("[data]", '[functions]\nforward = "predict"\nloss = "cost"\n\n[data]')
+    (folder / "backprop_affine.toml").write_text(renamed)
+    spec = get_spec("backprop_affine", folder)
+    student = tmp_path / "affine_student.py"
+    student.write_text(AFFINE_STUDENT.replace("forward(", "predict(").replace("def loss(", "def cost(")
+                       .replace("l = loss(", "l = cost("))
+    report = grade(load(student, all_specs(folder)), spec, grading.server)
+    assert report.score == 7, [c.message for c in report.checks]
+    student.write_text(AFFINE_STUDENT)
+    report = grade(load(student, all_specs(folder)), spec, grading.server)
+    statuses = {c.id: c.status for c in report.checks}
+    assert statuses["forward"] == statuses["loss"] == "error" and statuses["training"] == "pass"
+    assert "There is no function named predict." in report.checks[0].message
