@@ -2,7 +2,9 @@
 
 Three sources: files in tests/submissions/ (correct styles and broken programs), mutations of the reference
 solutions (one known mistake each; a mutation fails loudly if the solution no longer contains the text it
-edits), and the lecture's own two programs, cut out of ../shared/lecture/ at test time (never copied here).
+edits), and the lecture's own two programs, cut out of the lecture folder at test time (never copied here).
+The lecture folder is ../shared/lecture/ beside the repository, or $GRADER_LECTURE_DIR if set; only this
+project's own machines have it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
-LECTURE = ROOT.parent / "shared" / "lecture"
+LECTURE = Path(os.environ.get("GRADER_LECTURE_DIR") or ROOT.parent / "shared" / "lecture")
+LECTURE_FILES = ("lecture4_backpropagation.txt", "lecture_output_linear.txt", "lecture_output_quadratic.txt")
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 GRADED = ("forward", "loss", "first_epoch_grads", "training", "final_prediction", "runs")
@@ -63,7 +66,7 @@ def lecture_program(index: int) -> str:
 
 
 def lecture_available() -> bool:
-    return (LECTURE / "lecture4_backpropagation.txt").is_file()
+    return all((LECTURE / name).is_file() for name in LECTURE_FILES)
 
 
 def all_pass(score: float = 10) -> dict:

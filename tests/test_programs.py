@@ -1,14 +1,19 @@
-"""The solutions print exactly the lecture's output; the skeletons run as given and stop at once."""
+"""The solutions print the lecture's numbers (and, where the lecture folder exists, exactly its output);
+the skeletons run as given and stop at once."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from functools import lru_cache
 
 import pytest
 from cases import LECTURE, ROOT
 from conftest import require_lecture
+
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+import extract_lecture_numbers as numbers  # noqa: E402
 
 
 def run(path, timeout=120):
@@ -17,12 +22,30 @@ def run(path, timeout=120):
                           timeout=timeout, cwd=path.parent, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("name", ["linear", "quadratic"])
-def test_solution_prints_the_lecture_output(name) -> None:
-    require_lecture()
+@lru_cache(maxsize=None)
+def solution_stdout(name: str) -> str:
+    """What solutions/backprop_<name>.py prints; each solution is run once for the tests below."""
     done = run(ROOT / "solutions" / f"backprop_{name}.py")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (LECTURE / f"lecture_output_{name}.txt").read_text(encoding="utf-8")
+    return done.stdout
+
+
+@pytest.mark.parametrize("name", ["linear", "quadratic"])
+def test_solution_prints_the_lecture_numbers(name) -> None:
+    """Every grad: and progress: value and the final prediction, against tests/data/lecture_numbers.json."""
+    assignment = f"backprop_{name}"
+    published = numbers.load()[assignment]
+    printed = numbers.parse_output(solution_stdout(name), tuple(published["params"]))
+    assert printed["grad"] == published["grad"]
+    assert printed["progress"] == published["progress"]
+    assert printed["prediction"] == published["prediction"]
+
+
+@pytest.mark.parametrize("name", ["linear", "quadratic"])
+def test_solution_prints_the_lecture_output(name) -> None:
+    """Byte for byte, the text included: needs the lecture folder."""
+    require_lecture()
+    assert solution_stdout(name) == (LECTURE / f"lecture_output_{name}.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", ["linear", "quadratic"])
