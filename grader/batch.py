@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -160,6 +161,17 @@ class JobResult:
     report_path: Path | None = None
 
 
+class Slots(Runner):
+    """A runner that lets at most ``count`` submissions run at once, whatever the number of threads."""
+
+    def __init__(self, runner: Runner, count: int) -> None:
+        self.runner, self.slots = runner, threading.BoundedSemaphore(count)
+
+    def run(self, submission: Submission, spec: Spec, probes, limits):
+        with self.slots:
+            return self.runner.run(submission, spec, probes, limits)
+
+
 def _load(job: Job, specs: Sequence[Spec], forced: Spec | None) -> Submission:
     """In a student's folder each file's name says its assignment; --assignment is the fallback there.
     A file given alone or in a flat folder is the assignment --assignment names, when it names one."""
@@ -222,7 +234,10 @@ def run_batch(
         shown = written.get("md") or next(iter(written.values()), out / folder)
         return JobResult(entry, job=job, report_path=shown)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    # ``workers`` children run at once; twice as many threads, so that one writing its reports (waiting
+    # for the disk) never keeps a child from starting.
+    runner = Slots(runner, max(1, workers))
+    with ThreadPoolExecutor(max_workers=2 * max(1, workers)) as pool:
         futures = {pool.submit(one, job, sub, folder, fp): index for index, job, sub, folder, fp in todo}
         for future in as_completed(futures):
             results[futures[future]] = result = future.result()

@@ -211,7 +211,14 @@ def _table(read_value: Callable[[Any], Any], most: int = 64) -> Callable[[Any], 
     return read
 
 
-_numbers = _table(number)
+def _numbers(value: Any) -> dict[str, float | None]:
+    """A JSON object of numbers (a step's gradients and parameters: the bulk of what a run sends)."""
+    if not isinstance(value, dict):
+        raise ProtocolError(f"an object was expected, not {type(value).__name__}")
+    if len(value) > 64:
+        raise ProtocolError(f"{len(value)} entries, at most 64 allowed")
+    return {key[:100]: float(item) if type(item) is float or type(item) is int else number(item)
+            for key, item in value.items()}
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ class Parameters:
             if type(found) is list:
                 spaces = [space for space in found if type(space) is dict]
             if type(where) is tuple and len(where) == 2 and type(where[0]) is int and type(where[1]) is str:
-                line = where
+                line = (where[0], basename(where[1]))
         if self.module is not None:
             module = _module_dict(self.module)
             if not any(space is module for space in spaces):  # the program's top level reads it already
@@ -269,7 +269,7 @@ class Parameters:
         """Whether this backward pass involves any of the assignment's parameters (a notebook holding both
         homeworks also trains the other one's); the same call site with the same tensors gets the same
         answer.  When in doubt, it does."""
-        site = (line, tuple(id(t) for t in params.values()))
+        site = (line, tuple([id(t) for t in params.values()]))
         if site not in self.touched:
             self.touched[site] = bool(params) and self.touches(loss, params)
         if not self.touched[site]:

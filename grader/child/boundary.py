@@ -21,7 +21,6 @@ from __future__ import annotations
 import _signal
 import _thread
 import gc
-import os
 import signal
 import sys
 import weakref
@@ -165,8 +164,8 @@ STUDENT_FILES: list = [frozenset()]  # the file names of the student's code (set
 
 
 def gather():
-    """The locals of the student's frames below the caller (innermost first), and the line of the innermost
-    one: what the observer looks parameters up in.  Read here, not in the observer, because refreshing a
+    """The locals of the student's frames below the caller (innermost first), and the line and file name of
+    the innermost one: what the observer looks parameters up in.  Read here, not in the observer, because refreshing a
     frame's locals can free a student object, and its finalizer would run inside the observer."""
     spaces, line = [], None
     files = STUDENT_FILES[0]
@@ -175,7 +174,7 @@ def gather():
         filename = frame.f_code.co_filename
         if filename in files:
             if line is None:
-                line = (frame.f_lineno, os.path.basename(filename))
+                line = (frame.f_lineno, filename)
             spaces.append(frame.f_locals)
         frame = frame.f_back
     return spaces, line

@@ -24,6 +24,7 @@ from grader.protocol import ChildConfig
 _REAL_EXIT = os._exit
 _NETWORK_ISOLATED = [False]  # a zygote's children inherit its namespace
 _OBSERVER_CODE: list = [None]  # the observer's compiled code, once per process (a zygote's children share it)
+_PRELOADED: list = []  # an observer module loaded ahead by a warm process, for its next child
 OBSERVER = "grader.child._observer"
 
 
@@ -53,6 +54,31 @@ def load_observer() -> types.ModuleType:
     module.__file__ = observer_code().co_filename
     exec(observer_code(), module.__dict__)
     return module
+
+
+def preload_observer() -> None:
+    """Load the observer now, in a warm process, for its next child to take (``take_observer``): each child
+    gets its own copy of the process, and so of the module."""
+    _PRELOADED[:] = [load_observer()]
+
+
+def take_observer() -> types.ModuleType:
+    """The observer module for this process: the preloaded one (no longer held here once taken), or a new
+    one."""
+    return _PRELOADED.pop() if _PRELOADED else load_observer()
+
+
+def readable() -> tuple[str, ...]:
+    """What student code may read besides its folder: the grader's package, matplotlib's data, and the
+    system roots (computed once in a warm process)."""
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    try:
+        import matplotlib
+
+        paths += [matplotlib.get_data_path(), matplotlib.get_cachedir(), matplotlib.get_configdir()]
+    except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
+        pass
+    return read_roots(tuple(paths))
 
 
 def guard_exit() -> None:
@@ -98,16 +124,9 @@ def prepare(config: ChildConfig, events_fd: int) -> Caps:
     capabilities the driver needs; the observer itself is reachable from nowhere once this returns."""
     import torch
 
-    private = load_observer()
+    private = take_observer()
     channel = private.Channel(events_fd, bytes.fromhex(config.key))
-    readable = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-    try:
-        import matplotlib
-
-        readable += [matplotlib.get_data_path(), matplotlib.get_cachedir(), matplotlib.get_configdir()]
-    except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
-        pass
-    roots = read_roots(tuple(readable))
+    roots = readable()
     hook, control = make_hook(config.workdir, roots)
     observer = private.Observer(config, channel, control, torch)
     torch.set_num_threads(1)

@@ -33,7 +33,8 @@ def warm() -> None:
     optimizer.step()
     optimizer.zero_grad()
     pyplot.warm()
-    main.observer_code()
+    main.preload_observer()
+    main.readable()
     # Children inherit everything imported so far; frozen, the garbage collector never walks (and so never
     # copies) those pages in a child.
     gc.collect()
