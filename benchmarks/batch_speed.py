@@ -17,6 +17,8 @@ flipped sign, unsquared loss, no output at all), in turn.  Every figure uses the
   0.7 s here, to the figure.)  If the grader stops printing such lines, the figures are left out.
 - python submission.py: a sample, one after another and --jobs at a time (--skip-python leaves it out).
 - single file: median of --repeat runs (--skip-single leaves it out).
+- --rounds R: the grader and the floor run in turn R times (a busy machine shifts one run against the
+  other); each round's ratio is printed, and the summary gives the medians.
 - --profile: a further `grader check` run under py-spy (if installed), see batch_profile.py.
 
 Run by hand; it is not a test.  The figures go in the README.
@@ -165,6 +167,27 @@ def print_floor(n: int, jobs: int, grader: Batch, reports: int, rows: int, floor
     print(f"  first submission finished after: grader {grader.done[0]:.1f} s, floor {floor.done[0]:.1f} s")
 
 
+def rounds(folder: Path, tmp: Path, n: int, jobs: int, count: int):
+    """The grader and the floor in turn, ``count`` times; the round whose whole-command ratio is the median
+    (its figures are printed in full), after a line per round."""
+    runs = []
+    for k in range(max(1, count)):
+        out = tmp / f"out{k}"
+        grader, reports, rows = grader_batch(folder, out, jobs)
+        floor, inside = floor_batch(folder, jobs)
+        runs.append((grader.wall / floor.wall, grader, reports, rows, floor, inside))
+        if count > 1:
+            steady = (grader.steady(n), floor.steady(n))
+            said = f", steady {steady[0] / steady[1]:.2f}" if None not in steady else ""
+            print(f"round {k + 1}: grader {grader.wall:.1f} s, floor {floor.wall:.1f} s, "
+                  f"ratio {grader.wall / floor.wall:.2f}{said}")
+        shutil.rmtree(out, ignore_errors=True)
+    runs.sort(key=lambda run: run[0])
+    if count > 1:
+        print(f"median of {len(runs)} rounds:")
+    return runs[len(runs) // 2][1:]
+
+
 def profile_batch(folder: Path, out: Path, jobs: int) -> None:
     pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if pyspy is None:
@@ -185,6 +208,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the single-file comparison")
     parser.add_argument("--skip-python", action="store_true", help="no `python submission.py` sample")
     parser.add_argument("--skip-single", action="store_true", help="no single-file comparison")
+    parser.add_argument("--rounds", type=int, default=1, help="grader and floor in turn, this many times")
     parser.add_argument("--profile", action="store_true", help="one more grader batch, under py-spy")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -193,8 +217,7 @@ def main() -> int:
         folder = Path(tmp) / "class"
         folder.mkdir()
         paths = make_submissions(folder, args.n)
-        grader, reports, rows = grader_batch(folder, Path(tmp) / "out", args.jobs)
-        floor, inside = floor_batch(folder, args.jobs)
+        grader, reports, rows, floor, inside = rounds(folder, Path(tmp), args.n, args.jobs, args.rounds)
         print_floor(args.n, args.jobs, grader, reports, rows, floor, inside)
         per_grader = grader.wall / args.n
         if not args.skip_python:
