@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import CASES, LECTURE, Case, lecture_available, lecture_required, needs_lecture  # noqa: E402
+from cases import CASES, Case, lecture_available, needs_lecture  # noqa: E402
 
 from grader.grade import Report, grade  # noqa: E402
 from grader.i18n import set_language, using  # noqa: E402
@@ -78,12 +78,3 @@ def english_by_default():
     set_language("en")
     yield
     set_language("en")
-
-
-def require_lecture() -> None:
-    """For tests that read the lecture's own text: skipped where its folder is absent, failed in CI."""
-    if lecture_available():
-        return
-    if lecture_required():
-        pytest.fail(f"the lecture folder {LECTURE} is missing, and CI is set: the lecture's text cannot be checked")
-    pytest.skip(f"needs the lecture folder {LECTURE} (see GRADER_LECTURE_DIR in tests/cases.py)")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
+import zipfile
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import pytest
+from builders import LINEAR, perfect, read_csv, report_for
 from cases import CASES, ROOT, SUBMISSIONS
 
 from grader import batch
@@ -42,11 +44,6 @@ def graded_class(tmp_path_factory):
         code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "2",
                      "--out", str(out), "--format", "md,json,html,junit,gradescope,github"])
     return folder, out, code, stdout.getvalue()
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_class) -> None:
@@ -180,20 +177,13 @@ def test_shards_cover_everyone_once_and_merge_back(graded_class, tmp_path) -> No
 
 
 def test_annotations_point_at_the_file() -> None:
-    from test_checks import LINEAR, perfect
-    import dataclasses
-    from grader.grade import assemble
-    from grader.load import Submission
-
     trace = dataclasses.replace(perfect(LINEAR), steps=())
-    report = assemble(LINEAR, Submission(LINEAR.source, "a,b:c.py", "", LINEAR.name), trace)
+    report = report_for(LINEAR, trace, "a,b:c.py")
     lines = annotations(report, "dir/a,b:c.py")
     assert lines and all(line.startswith("::error file=dir/a%2Cb%3Ac.py,title=") for line in lines)
 
 
 def test_bundle(tmp_path) -> None:
-    import zipfile
-
     target = tmp_path / "bundle.zip"
     with redirect_stdout(io.StringIO()):
         assert main(["gradescope-bundle", "--assignment", "backprop_quadratic", "--out", str(target)]) == 0

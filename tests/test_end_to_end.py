@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from builders import require_lecture
 from cases import CASES, GRADED, Case, needs_lecture
-from conftest import require_lecture
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

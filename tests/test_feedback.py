@@ -6,18 +6,15 @@ import base64
 import dataclasses
 import re
 import string
-from html.parser import HTMLParser
 
 import pytest
+from builders import LINEAR, parse_html, perfect, report_for
 from cases import CASES, ROOT
-from test_checks import LINEAR, perfect
 
 from grader.authoring.catalog import compile_mo, extract, po_path, read_po
 from grader.cli import main
 from grader.diagnose import diagnose
-from grader.grade import assemble
 from grader.i18n import default_language, using
-from grader.load import Submission
 from grader.report import html as html_report
 from grader.report import markdown
 
@@ -92,7 +89,7 @@ def test_no_usual_mistake_says_so_and_where() -> None:
     steps = list(trace.steps)
     steps[40] = dataclasses.replace(steps[40], grads={"w": steps[40].grads["w"] + 0.5})
     trace = dataclasses.replace(trace, steps=tuple(steps))
-    report = assemble(LINEAR, Submission(LINEAR.source, "x.py", "", LINEAR.name), trace)
+    report = report_for(LINEAR, trace, "x.py")
     assert [d.id for d in report.diagnoses] == ["unexplained"]
     assert "step 41 (epoch 13, sample x=2, y=4)" in report.diagnoses[0].message
 
@@ -100,38 +97,10 @@ def test_no_usual_mistake_says_so_and_where() -> None:
 # -- the HTML report ---------------------------------------------------------------------------------
 
 
-class Structure(HTMLParser):
-    VOID = {"meta", "img", "br", "hr", "link", "input"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stack, self.errors, self.tags, self.urls = [], [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"unexpected </{tag}> with {self.stack[-3:]} open")
-        else:
-            self.stack.pop()
-
-
-def _parse(text: str) -> Structure:
-    parser = Structure()
-    parser.feed(text)
-    parser.close()
-    assert not parser.errors and not parser.stack, (parser.errors, parser.stack)
-    return parser
-
-
 def test_html_of_a_never_reset_gradient_shows_the_plot_and_the_diagnosis(grading) -> None:
     case = next(c for c in CASES if c.name == "linear_grad_not_reset.py")
     page = html_report.render(grading.report(case))
-    parsed = _parse(page)
+    parsed = parse_html(page)
     assert page.startswith("<!DOCTYPE html>") and 'name="viewport"' in page
     assert "grad_not_reset" in page and "the gradient is never reset" in page
     images = [u for u in parsed.urls if u.startswith("data:image/")]
@@ -145,9 +114,9 @@ def test_html_of_a_never_reset_gradient_shows_the_plot_and_the_diagnosis(grading
 def test_html_escapes_student_output() -> None:
     evil = '<script>alert("x")</script><img src="http://evil.example/p.png">'
     trace = dataclasses.replace(perfect(LINEAR), stdout=evil, stderr=evil)
-    report = assemble(LINEAR, Submission(LINEAR.source, evil + ".py", "", LINEAR.name), trace)
+    report = report_for(LINEAR, trace, evil + ".py")
     page = html_report.render(report)
-    parsed = _parse(page)
+    parsed = parse_html(page)
     assert "script" not in parsed.tags and "evil.example" not in " ".join(parsed.urls)
     assert "&lt;script&gt;" in page
 
@@ -155,7 +124,7 @@ def test_html_escapes_student_output() -> None:
 def test_a_chinese_report() -> None:
     trace = dataclasses.replace(perfect(LINEAR), steps=())
     with using("zh"):
-        report = assemble(LINEAR, Submission(LINEAR.source, "作业.py", "", LINEAR.name), trace)
+        report = report_for(LINEAR, trace, "作业.py")
         text = markdown.render(report)
         page = html_report.render(report)
     assert text.startswith("# 反向传播与 autograd：线性模型 y = w * x")

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 
 import pytest
+from builders import LINEAR, QUADRATIC, perfect, report_for, strict_loads
 
-from test_checks import LINEAR, QUADRATIC, perfect
-
-from grader.grade import assemble
-from grader.load import Submission
 from grader.report import atomic_write, write_reports
 from grader.report.text import fenced, inline
 from grader.trace import EXCEPTION, Outcome
-
-
-def strict_loads(text: str):
-    def refuse(name):
-        raise ValueError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def report_for(spec, trace, name="student.py"):
-    return assemble(spec, Submission(spec.source, name, "", spec.name), trace)
 
 
 def test_json_is_strict_and_complete_even_with_nan(tmp_path) -> None:

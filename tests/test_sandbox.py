@@ -3,31 +3,21 @@ honest files are graded like their plain twins."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import time
 import weakref
-from contextlib import redirect_stdout
 
 import pytest
+from builders import check_quietly, status
 from cases import ROOT
 
-from grader.cli import main
 from grader.protocol import FrameReader, sign
 
 HOSTILE = ROOT / "tests" / "hostile"
 SOLUTION = ROOT / "solutions" / "backprop_linear.py"
-
-
-def grade(path, out, *options: str, formats: str = "json") -> tuple[int, dict[str, dict]]:
-    """`grader check PATH --out OUT --format FORMATS OPTIONS`, quietly: its exit code, and each
-    report.json by the name of its folder."""
-    with redirect_stdout(io.StringIO()):
-        code = main(["check", str(path), *options, "--out", str(out), "--format", formats])
-    return code, {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/report.json")}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +35,10 @@ def hostile(tmp_path_factory):
     (folder / "list_named_folder.py").write_text(f"import os\nprint(os.listdir({str(victim.parent)!r}))\n")
     out = root / "out"
     started = time.monotonic()
-    code, reports = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
+    code, reports = check_quietly(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
                           formats="md,json")
     elapsed = time.monotonic() - started
     return root, reports, code, elapsed
-
-
-def status(report, check_id):
-    return next(c["status"] for c in report["checks"] if c["id"] == check_id)
 
 
 @pytest.mark.parametrize(
@@ -241,7 +227,7 @@ def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
     folder.mkdir()
     _twins(folder)
     out = tmp_path / "out"
-    code, reports = grade(folder, out, "--jobs", "2")
+    code, reports = check_quietly(folder, out, "--jobs", "2")
     scores = {name: report["score"] for name, report in reports.items()}
     assert scores == {name: 10 for name in ("gbk_backprop_linear", "bom_backprop_linear", "crlf_backprop_linear",
                                             "tabs_backprop_linear", "线性模型_backprop_linear")}
@@ -319,7 +305,7 @@ def test_without_the_jail_the_grader_still_cannot_be_fooled(tmp_path, monkeypatc
                  "fool_paths"):
         (folder / f"{name}.py").write_text((HOSTILE / f"{name}.py").read_text())
     out = tmp_path / "out"
-    _, reports = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "10")
+    _, reports = check_quietly(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "10")
     assert len(reports) == 6
     for name, report in reports.items():
         assert "filesystem" not in report["run"]["isolation"], name
@@ -361,7 +347,7 @@ def test_threads_calling_backward_at_once_are_graded_not_broken(tmp_path) -> Non
     (folder / "threaded.py").write_text(THREADED)
     (folder / "backprop_linear.py").write_text(SOLUTION.read_text(encoding="utf-8"), encoding="utf-8")
     out = tmp_path / "out"
-    report = grade(folder, out, "--assignment", "backprop_linear", "--jobs", "2")[1]["threaded"]
+    report = check_quietly(folder, out, "--assignment", "backprop_linear", "--jobs", "2")[1]["threaded"]
     assert report["error"] is None and "all done 400.0" in report["stdout"], report["error"]
     assert 0 < report["run"]["backward_passes"] <= 200
     assert "generator already executing" not in report["stderr"]
@@ -382,6 +368,6 @@ def test_a_result_that_fails_to_be_read_is_reported_not_fatal(tmp_path) -> None:
         "(2.0 * w).sum().backward()\n"
     )
     out = tmp_path / "out"
-    report = grade(program, out, "--assignment", "backprop_linear")[1]["weird_result"]
+    report = check_quietly(program, out, "--assignment", "backprop_linear")[1]["weird_result"]
     assert report["error"] is None, report["error"]
     assert "no sum for you" in next(c["message"] for c in report["checks"] if c["id"] == "forward")
