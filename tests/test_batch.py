@@ -1,49 +1,23 @@
-"""Issue 5: a class graded in one command, resumed, sharded and merged; the CI formats."""
+"""grader/batch.py: planning a class (files, student folders), grading it in parallel with each hanging
+submission stopped alone, resuming, sharding, and merging the shards back."""
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import io
 import json
 import shutil
-import zipfile
-import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
 
 import pytest
-from builders import LINEAR, perfect, read_csv, report_for
-from cases import CASES, ROOT, SUBMISSIONS
+from builders import read_csv
+from cases import CASES, ROOT
 
 from grader import batch
+from grader.batch import plan
 from grader.cli import main
-from grader.report.github import annotations, escape_data, escape_property
+from grader.errors import UsageError
 
 BY_NAME = {c.name: c for c in CASES}
-EVIL = 'import sys\nprint("::error::from stdout")\nraise RuntimeError("boom ::error file=x::injected %0A::warning::again\\nsecond")\n'
-
-
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """A class folder: one file per student, plus one student folder with a file per assignment."""
-    root = tmp_path_factory.mktemp("class")
-    folder = root / "class"
-    folder.mkdir()
-    (folder / "alice.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text(encoding="utf-8"))
-    (folder / "bob.py").write_text(BY_NAME["linear_grad_not_reset.py"].source(), encoding="utf-8")
-    (folder / "carol.py").write_text((SUBMISSIONS / "linear_syntax_error.py").read_text())
-    (folder / "dan.py").write_text((SUBMISSIONS / "linear_infinite_loop.py").read_text())
-    (folder / "erin.ipynb").write_text((ROOT / "solutions" / "backprop_linear.ipynb").read_text(encoding="utf-8"))
-    (folder / "mallory.py").write_text(EVIL)
-    (folder / "frank").mkdir()
-    (folder / "frank" / "backprop_linear.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
-    (folder / "frank" / "my_homework.py").write_text(BY_NAME["quadratic_terms_swapped.py"].source())
-    out = root / "out"
-    stdout = io.StringIO()
-    with redirect_stdout(stdout):
-        code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "2",
-                     "--out", str(out), "--format", "md,json,html,junit,gradescope,github"])
-    return folder, out, code, stdout.getvalue()
 
 
 def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_class) -> None:
@@ -62,70 +36,6 @@ def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_c
     assert (out / "frank" / "backprop_quadratic" / "report.md").is_file()
     dan = json.loads((out / "dan" / "entry.json").read_text())
     assert dan["seconds"] < 30  # its own limit, not the batch's
-
-
-def test_gradebook_columns_and_class_summaries(graded_class) -> None:
-    _, out, _, _ = graded_class
-    header = next(csv.reader(open(out / "grades.csv", encoding="utf-8")))
-    assert header[0] == "student"
-    assert header[1:4] == ["backprop_linear:score", "backprop_linear:max_score", "backprop_linear:status"]
-    assert "backprop_linear:first_epoch_grads" in header and "backprop_quadratic:forward" in header
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "## `backprop_linear`" in summary and "Pass rate per check" in summary
-    assert "- `grad_not_reset`: 1" in summary
-    assert "dan (timeout)" in summary and "carol (error)" in summary
-    html = (out / "summary.html").read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
-
-
-def test_junit_is_valid_xunit(graded_class) -> None:
-    _, out, _, _ = graded_class
-    for path in out.rglob("junit.xml"):
-        root = ET.parse(path).getroot()
-        assert root.tag == "testsuites"
-        for suite in root.findall("testsuite"):
-            cases = suite.findall("testcase")
-            assert suite.get("name") and int(suite.get("tests")) == len(cases) == 7
-            assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
-            assert int(suite.get("errors")) == sum(1 for c in cases if c.find("error") is not None)
-            float(suite.get("time"))
-            for case in cases:
-                assert case.get("name") and case.get("classname")
-                for bad in case.findall("failure") + case.findall("error"):
-                    assert bad.get("message") is not None
-    bob = ET.parse(out / "bob" / "junit.xml").getroot()
-    failed = [c.get("name") for c in bob.iter("testcase") if c.find("failure") is not None]
-    assert failed == ["first_epoch_grads", "training", "final_prediction"]
-
-
-def test_gradescope_results(graded_class) -> None:
-    _, out, _, _ = graded_class
-    data = json.loads((out / "bob" / "results.json").read_text(encoding="utf-8"))
-    assert data["score"] == 5 and data["visibility"] == "visible" and data["output_format"] == "md"
-    assert sum(t["score"] for t in data["tests"]) == data["score"]
-    for test in data["tests"]:
-        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
-        assert test["status"] in ("passed", "failed")
-
-
-def test_github_output_cannot_be_hijacked(graded_class) -> None:
-    _, _, _, stdout = graded_class
-    lines = stdout.splitlines()
-    stop = lines[0]
-    assert stop.startswith("::stop-commands::") and len(stop) > 30
-    token = stop.split("::")[2]
-    resume = lines.index(f"::{token}::")
-    for line in lines[resume + 1:]:
-        assert line.startswith("::error file=") and "::" in line[2:]
-    assert not any("injected" in line for line in lines[1:resume] if line.startswith("::"))
-    mallory = [line for line in lines[resume + 1:] if "mallory" in line]
-    assert mallory and all("\n" not in line for line in mallory)
-    assert any("boom ::error file=x::injected %250A::warning::again" in line for line in mallory)
-
-
-def test_escaping_rules() -> None:
-    assert escape_data("a%b\r\nc") == "a%25b%0D%0Ac"
-    assert escape_property("x:y,z\n") == "x%3Ay%2Cz%0A"
 
 
 def test_resume_skips_what_did_not_change(graded_class, tmp_path) -> None:
@@ -176,23 +86,17 @@ def test_shards_cover_everyone_once_and_merge_back(graded_class, tmp_path) -> No
     assert (merged / "summary.md").read_text() == (out / "summary.md").read_text()
 
 
-def test_annotations_point_at_the_file() -> None:
-    trace = dataclasses.replace(perfect(LINEAR), steps=())
-    report = report_for(LINEAR, trace, "a,b:c.py")
-    lines = annotations(report, "dir/a,b:c.py")
-    assert lines and all(line.startswith("::error file=dir/a%2Cb%3Ac.py,title=") for line in lines)
-
-
-def test_bundle(tmp_path) -> None:
-    target = tmp_path / "bundle.zip"
-    with redirect_stdout(io.StringIO()):
-        assert main(["gradescope-bundle", "--assignment", "backprop_quadratic", "--out", str(target)]) == 0
-    with zipfile.ZipFile(target) as archive:
-        names = archive.namelist()
-        assert {"setup.sh", "run_autograder", "kit/pyproject.toml", "kit/grader/cli.py",
-                "kit/grader/specs/backprop_quadratic.toml"} <= set(names)
-        run = archive.read("run_autograder").decode()
-        assert "--assignment backprop_quadratic" in run and "/autograder/results/results.json" in run
-        assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
-        assert not any("__pycache__" in n for n in names)
-
+def test_plan(tmp_path) -> None:
+    (tmp_path / "b.py").write_text("")
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "c.ipynb").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    assert [j.path.name for j in plan([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
+    with pytest.raises(UsageError, match="no such file"):
+        plan([str(tmp_path / "missing.py")])
+    with pytest.raises(UsageError, match="cannot grade a .txt"):
+        plan([str(tmp_path / "notes.txt")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="no .py or .ipynb file"):
+        plan([str(empty)])

@@ -1,4 +1,5 @@
-"""The grader command: arguments, console lines, report files and exit codes."""
+"""grader/cli.py: the grader command's arguments, console lines, report files, --format and --lang, and
+exit codes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import ROOT
+from cases import CASES, ROOT
 
 from grader.cli import main
 
@@ -70,3 +71,17 @@ def test_console_script_is_installed() -> None:
     assert exe, "the grader command is not on PATH: install the kit with pip install -e ."
     done = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("backprop-grader ")
+
+
+def test_format_and_lang_options(tmp_path, capsys) -> None:
+    case = next(c for c in CASES if c.name == "linear_grad_not_reset.py")
+    path = tmp_path / case.name
+    path.write_text(case.source(), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["check", str(path), "--out", str(out), "--format", "html", "--lang", "zh"]) == 1
+    assert sorted(p.name for p in (out / "linear_grad_not_reset").iterdir()) == ["entry.json", "report.html"]
+    assert "梯度从未清零" in (out / "linear_grad_not_reset" / "report.html").read_text(encoding="utf-8")
+    assert main(["check", str(path), "--format", "md,pdf"]) == 2
+    assert "unknown format pdf" in capsys.readouterr().err
+    assert main(["check", str(ROOT / "nope.py"), "--lang", "zh"]) == 2
+    assert "没有这个文件或文件夹" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The check functions on hand-made traces: pure, no processes, no torch."""
+"""grader/check.py: every check on hand-made traces (pure: no process, no torch): what passes, what
+fails or is an error, and the step and quantity a message names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from builders import LINEAR, QUADRATIC, perfect, probes, report_for, results, with_grad
 
 from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Figure, Outcome, PlotLine
+
 
 @pytest.mark.parametrize("spec", [LINEAR, QUADRATIC], ids=lambda s: s.name)
 def test_perfect_trace_gets_full_marks(spec) -> None:
@@ -122,4 +124,3 @@ def test_runs_fails_when_the_program_raised() -> None:
     report = report_for(LINEAR, trace, "x.py")
     assert report.score == 9 and not report.full_marks
     assert report.error == "Your program stopped with ValueError (line 3): boom."
-
