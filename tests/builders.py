@@ -95,31 +95,64 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+class Node:
+    """An element of a parsed page: its tag, attributes, and children (elements and text, in order)."""
+
+    def __init__(self, tag: str, attrs: dict) -> None:
+        self.tag, self.attrs, self.children = tag, attrs, []
+
+    def text(self) -> str:
+        """All the text inside, as a reader sees it (entities decoded), whitespace collapsed."""
+        parts = [c if isinstance(c, str) else c.text() for c in self.children]
+        return " ".join("".join(parts).split())
+
+    def elements(self) -> list["Node"]:
+        return [c for c in self.children if isinstance(c, Node)]
+
+    def find_all(self, tag: str) -> list["Node"]:
+        """Every element with this tag inside, in document order."""
+        found = []
+        for child in self.elements():
+            if child.tag == tag:
+                found.append(child)
+            found += child.find_all(tag)
+        return found
+
+    def find(self, tag: str) -> "Node":
+        (first, *_rest) = self.find_all(tag)
+        return first
+
+
 class Structure(HTMLParser):
-    """An HTML page's tags in order, its text, its src/href URLs, and nesting errors."""
+    """An HTML page's tags in order, its src/href URLs, nesting errors, and its elements as a tree
+    (``root``)."""
 
     VOID = {"meta", "img", "br", "hr", "link", "input"}
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(convert_charrefs=True)
         self.stack, self.errors, self.tags, self.urls = [], [], [], []
-        self.texts: list[tuple[tuple[str, ...], str]] = []  # (the open tags, the text inside them)
+        self.root = Node("#document", {})
+        self.open = [self.root]
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+        node = Node(tag, dict(attrs))
+        self.open[-1].children.append(node)
         if tag not in self.VOID:
             self.stack.append(tag)
+            self.open.append(node)
 
     def handle_endtag(self, tag):
         if not self.stack or self.stack[-1] != tag:
             self.errors.append(f"unexpected </{tag}> with {self.stack[-3:]} open")
         else:
             self.stack.pop()
+            self.open.pop()
 
     def handle_data(self, data):
-        if data.strip():
-            self.texts.append((tuple(self.stack), data))
+        self.open[-1].children.append(data)
 
 
 def parse_html(text: str) -> Structure:
