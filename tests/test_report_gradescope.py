@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+
+from builders import LINEAR, perfect, report_for, with_grad
+
+from grader.report import markdown
+from grader.report.gradescope import render
 
 
 def test_gradescope_results(graded_class) -> None:
@@ -13,3 +19,16 @@ def test_gradescope_results(graded_class) -> None:
     for test in data["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in ("passed", "failed")
+
+
+def test_a_hand_made_report_for_gradescope() -> None:
+    trace = dataclasses.replace(with_grad(perfect(LINEAR), 1, "w", -9.84), seconds=2.34567)
+    report = report_for(LINEAR, trace)
+    data = json.loads(render(report))
+    assert data["score"] == report.score == 6 and data["execution_time"] == 2.346
+    assert data["output"] == markdown.render(report) and data["stdout_visibility"] == "hidden"
+    assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]] == [
+        (c.id, c.points, c.max_points, "passed" if c.status == "pass" else "failed") for c in report.checks]
+    assert next(t for t in data["tests"] if t["name"] == "first_epoch_grads")["output"].startswith("step 2")
+    assert data["extra_data"] == {"assignment": "backprop_linear", "diagnoses": [d.id for d in report.diagnoses]}
+    assert data["extra_data"]["diagnoses"]

@@ -1,12 +1,17 @@
 """grader/report/ipynb.py: graded.ipynb holds the outputs each cell produced under grading, marks the cells
-after a failure as not run, and is written only for notebooks."""
+after a failure as not run, and is written only for notebooks; whatever the student had saved in the
+notebook's outputs is replaced."""
 
 from __future__ import annotations
 
+import base64
+
 import nbformat
-from cases import CASES
+from cases import CASES, notebook
 
 from grader.report import write_reports
+from grader.report.ipynb import graded_notebook
+from grader.trace import CellRun
 
 
 def test_graded_notebook_holds_what_ran(grading, tmp_path) -> None:
@@ -35,3 +40,37 @@ def test_graded_notebook_marks_cells_after_a_failure_as_not_run(grading, tmp_pat
 def test_scripts_get_no_graded_notebook(grading, tmp_path) -> None:
     case = next(c for c in CASES if c.name == "backprop_linear.py")
     assert "ipynb" not in write_reports(grading.report(case), tmp_path)
+
+
+def test_graded_notebook_from_hand_made_cell_runs() -> None:
+    source = notebook(["x = 1", "print(x)\nx", "plt.plot([1])"])  # a markdown cell first, then three code cells
+    png = base64.b64encode(b"\x89PNG").decode()
+    runs = (CellRun(index=1, number=1),
+            CellRun(index=2, number=2, stdout="1\n", stderr="careful\n", result="1"),
+            CellRun(index=0, number=9, stdout="to a markdown cell: dropped"),
+            CellRun(index=7, number=9, stdout="to no cell: dropped"),
+            CellRun(index=3, number=3, figures=(png, "not base64!"), error="boom", error_name="ValueError",
+                    traceback=("line 1", "ValueError: boom")))
+    nb = nbformat.reads(graded_notebook(source, runs), as_version=4)
+    nbformat.validate(nb)
+    markdown, first, second, third = nb.cells
+    assert markdown.cell_type == "markdown" and "outputs" not in markdown
+    assert (first.execution_count, first.outputs) == (1, [])
+    assert second.execution_count == 2
+    assert [(o.output_type, o.get("name")) for o in second.outputs] == [
+        ("stream", "stdout"), ("stream", "stderr"), ("execute_result", None)]
+    assert second.outputs[2].data == {"text/plain": "1"} and second.outputs[2].execution_count == 2
+    assert third.execution_count == 5  # its place among the runs
+    assert [o.output_type for o in third.outputs] == ["display_data", "error"]
+    assert third.outputs[0].data["image/png"] == png
+    assert (third.outputs[1].ename, third.outputs[1].evalue, third.outputs[1].traceback) == (
+        "ValueError", "boom", ["line 1", "ValueError: boom"])
+
+
+def test_outputs_the_student_saved_are_replaced() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('old')", execution_count=7,
+                                          outputs=[nbformat.v4.new_output("stream", name="stdout", text="old\n")]),
+                nbformat.v4.new_code_cell("y = 2", execution_count=8)]
+    graded = nbformat.reads(graded_notebook(nbformat.writes(nb), (CellRun(index=0, number=1, stdout="new\n"),)), 4)
+    assert [(c.execution_count, [o.get("text") for o in c.outputs]) for c in graded.cells] == [(1, ["new\n"]), (None, [])]
