@@ -1,9 +1,10 @@
-"""grader/authoring/: the translation catalog (every message translated, placeholders kept, the compiled
-.mo up to date), the kit's notebooks generated from their scripts (and the `grader notebooks` command),
-and the Gradescope bundle."""
+"""grader/authoring/: the translation catalog (every message translated, none left over, placeholders kept,
+written and compiled as gettext reads it, the committed .mo up to date), the kit's notebooks generated
+from their scripts (and the `grader notebooks` command), and the Gradescope bundle."""
 
 from __future__ import annotations
 
+import gettext
 import io
 import json
 import re
@@ -15,7 +16,8 @@ import nbformat
 import pytest
 from cases import ROOT
 
-from grader.authoring.catalog import compile_mo, extract, po_path, read_po
+from grader.authoring.bundle import make_bundle
+from grader.authoring.catalog import PO_HEADER, compile_mo, extract, po_path, read_po, write_po
 from grader.authoring.notebooks import script_to_notebook
 from grader.cli import main
 
@@ -86,3 +88,54 @@ def test_bundle(tmp_path) -> None:
         assert "--assignment backprop_quadratic" in run and "/autograder/results/results.json" in run
         assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
         assert not any("__pycache__" in n for n in names)
+
+
+def test_the_catalog_holds_no_message_the_code_no_longer_uses() -> None:
+    used = set(extract())
+    stale = [m for m in read_po(po_path("zh")) if m and m not in used]
+    assert not stale, f"run python -m grader.authoring.catalog extract: {stale}"
+
+
+def test_extract_finds_the_messages_the_child_sends_untranslated() -> None:
+    found = extract()
+    assert "start a process" in found  # grader/child/sandbox.py, marked N_
+    assert "The parameter {name} was found under another name." in found  # grader/child/_observer.py
+    assert "the time limit is {limit:g} s" in found  # grader/trace.py, marked _
+    assert len(found) == len(set(found))
+
+
+def test_a_catalog_round_trips_and_compiles_to_what_gettext_reads(tmp_path) -> None:
+    entries = {"": PO_HEADER, "a \"quoted\"\tline\nand more": "引号\n第二行",
+               "untranslated": "", "{n} files": "{n} 个文件"}
+    po = tmp_path / "x.po"
+    write_po(po, entries)
+    assert read_po(po) == entries
+    mo = tmp_path / "x.mo"
+    mo.write_bytes(compile_mo(entries))
+    with open(mo, "rb") as handle:
+        catalog = gettext.GNUTranslations(handle)
+    assert catalog.gettext("a \"quoted\"\tline\nand more") == "引号\n第二行"
+    assert catalog.gettext("{n} files").format(n=3) == "3 个文件"
+    assert catalog.gettext("untranslated") == "untranslated"
+
+
+def test_script_to_notebook_reads_the_percent_format() -> None:
+    script = "import torch\n\n# %% [markdown]\n# # Title\n#\n# 中文说明\n\n# %%\nw = 1\n\n# %%\n\n# %% cell title\nprint(w)\n"
+    text = script_to_notebook(script, "my_demo")
+    assert text == script_to_notebook(script, "my_demo")  # deterministic
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert [(c.cell_type, c.source, c.id) for c in nb.cells] == [
+        ("code", "import torch", "my-demo-01"), ("markdown", "# Title\n\n中文说明", "my-demo-02"),
+        ("code", "w = 1", "my-demo-03"), ("code", "print(w)", "my-demo-05")]  # the empty cell is left out
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_the_bundle_is_the_same_for_the_same_kit(tmp_path) -> None:
+    make_bundle("backprop_linear", tmp_path / "one.zip")
+    make_bundle("backprop_linear", tmp_path / "two.zip")
+    assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        assert "--assignment backprop_linear" in archive.read("run_autograder").decode()
+        assert archive.getinfo("setup.sh").external_attr >> 16 == 0o755
+        assert archive.getinfo("kit/grader/cli.py").external_attr >> 16 == 0o644
