@@ -1,5 +1,6 @@
 """grader/batch.py: planning a class (files, student folders), grading it in parallel with each hanging
-submission stopped alone, resuming, sharding, and merging the shards back."""
+submission stopped alone, report folders, resuming, sharding, and merging the shards back; the last
+tests use a runner that returns a prepared trace, so no process is started."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import shutil
 from contextlib import redirect_stdout
 
 import pytest
-from builders import read_csv
-from cases import CASES, ROOT
+from builders import perfect, read_csv
+from cases import CASES, ROOT, notebook
 
 from grader import batch
 from grader.batch import plan
 from grader.cli import main
 from grader.errors import UsageError
+from grader.run import Runner
+from grader.spec import all_specs
 
 BY_NAME = {c.name: c for c in CASES}
 
@@ -100,3 +103,99 @@ def test_plan(tmp_path) -> None:
     empty.mkdir()
     with pytest.raises(UsageError, match="no .py or .ipynb file"):
         plan([str(empty)])
+
+
+# -- without processes: a runner that returns a prepared trace -------------------------------------------
+
+
+class Prepared(Runner):
+    """Returns a correct run for every submission, and counts them."""
+
+    def __init__(self) -> None:
+        self.graded: list[str] = []
+
+    def run(self, submission, spec, probes, limits):
+        self.graded.append(submission.path.name)
+        return perfect(spec)
+
+
+def batch_of(tmp_path, files: dict[str, str]) -> list:
+    for name, text in files.items():
+        path = tmp_path / "class" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return plan([str(tmp_path / "class")])
+
+
+def run(jobs, out, runner, **options):
+    done = []
+    settings = dict(forced=None, formats=("json",), workers=2, resume=False, time_limit=None, seed=1)
+    settings.update(options)
+    results = batch.run_batch(jobs, all_specs(), out, runner, on_done=done.append, **settings)
+    return results, done
+
+
+def test_run_batch_reports_every_job_in_order(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n", "ben.ipynb": notebook(["w1 = 1\nw2 = 1\nb = 1"]),
+                               "notes.py": "print('no parameters')\n",
+                               "cal/backprop_linear.py": "", "cal/my_homework.py": "", "cal/second_linear.py": ""})
+    runner = Prepared()
+    results, done = run(jobs, tmp_path / "out", runner)
+    assert len(done) == len(results) == 6 and sorted(runner.graded) == sorted(
+        ["amy.py", "ben.ipynb", "backprop_linear.py", "my_homework.py", "second_linear.py"])
+    assert [r.job for r in results] == jobs  # in job order, whatever order they finished in
+    skipped = next(r for r in results if r.job.path.name == "notes.py")
+    assert skipped.entry is None and "--assignment" in skipped.problem
+    folders = sorted(r.entry.folder for r in results if r.entry)
+    assert folders == ["amy", "ben", "cal/backprop_linear", "cal/backprop_linear-2", "cal/backprop_quadratic"]
+    for r in results:
+        if r.entry:
+            assert r.entry.full_marks and r.report_path == tmp_path / "out" / r.entry.folder / "report.json"
+            assert batch.read_entry(tmp_path / "out" / r.entry.folder) == r.entry
+
+
+def test_a_file_named_on_the_command_line_must_have_an_assignment(tmp_path) -> None:
+    path = tmp_path / "notes.py"
+    path.write_text("print('no parameters')\n")
+    with pytest.raises(UsageError, match="--assignment"):
+        run(plan([str(path)]), tmp_path / "out", Prepared())
+
+
+def test_resume_needs_the_same_file_assignment_and_time_limit(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n"})
+    out = tmp_path / "out"
+    runner = Prepared()
+    run(jobs, out, runner)
+    results, _ = run(jobs, out, runner, resume=True)
+    assert results[0].skipped and runner.graded == ["amy.py"]
+    run(jobs, out, runner, resume=True, time_limit=3.0)
+    (tmp_path / "class" / "amy.py").write_text("w = 2\n")
+    run(jobs, out, runner, resume=True, time_limit=3.0)
+    assert runner.graded == ["amy.py"] * 3
+
+
+def test_fingerprints_change_with_what_the_grade_depends_on() -> None:
+    base = batch.fingerprint(b"w = 1", "backprop_linear", None)
+    assert base == batch.fingerprint(b"w = 1", "backprop_linear", None)
+    assert len({base, batch.fingerprint(b"w = 2", "backprop_linear", None),
+                batch.fingerprint(b"w = 1", "backprop_quadratic", None),
+                batch.fingerprint(b"w = 1", "backprop_linear", 5.0)}) == 4
+
+
+def test_a_shard_depends_only_on_its_students(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {f"s{i}.py": "" for i in range(20)} | {"cal/a_linear.py": "", "cal/b_quadratic.py": ""})
+    parts = [batch.shard(jobs, k, 4) for k in range(1, 5)]
+    assert sorted(j.path for part in parts for j in part) == sorted(j.path for j in jobs)
+    assert all(part for part in parts)
+    assert len({k for k, part in enumerate(parts) for j in part if j.student == "cal"}) == 1  # a student's files together
+    fewer = [j for j in jobs if j.student != "s3"]
+    assert [batch.shard(fewer, k, 4) for k in range(1, 5)] == [[j for j in part if j.student != "s3"] for part in parts]
+
+
+def test_an_unreadable_entry_is_no_entry(tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "entry.json").write_text("{not json")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "entry.json").write_text(json.dumps({"student": "b"}))
+    assert batch.read_entry(tmp_path / "a") is None and batch.read_entry(tmp_path / "b") is None
+    assert batch.read_entry(tmp_path / "missing") is None and batch.read_entries(tmp_path) == []

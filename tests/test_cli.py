@@ -3,6 +3,7 @@ exit codes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from cases import CASES, ROOT
 
+from grader.batch import Entry
 from grader.cli import main
 
 
@@ -85,3 +87,49 @@ def test_format_and_lang_options(tmp_path, capsys) -> None:
     assert "unknown format pdf" in capsys.readouterr().err
     assert main(["check", str(ROOT / "nope.py"), "--lang", "zh"]) == 2
     assert "没有这个文件或文件夹" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--shard", "3/2"], "expected K/N with 1 <= K <= N"),
+        (["--shard", "x"], "expected K/N"),
+        (["--jobs", "0"], "must be a whole number, at least 1"),
+        (["--timeout", "soon"], "'soon' is not a number"),
+        (["--format", ","], "unknown format (none)"),
+        (["--lang", "fr"], "invalid choice"),
+    ],
+)
+def test_bad_options_exit_2_before_anything_is_graded(options, fragment, tmp_path, capsys) -> None:
+    assert main(["check", str(ROOT / "solutions" / "backprop_linear.py"), "--out", str(tmp_path / "out"), *options]) == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_lang_is_read_before_the_arguments(capsys) -> None:
+    assert main(["check", "--lang=zh", "--jobs", "0", "x.py"]) == 2
+    assert capsys.readouterr().err.startswith("grader：错误：argument --jobs: 必须是不小于 1 的整数")
+
+
+def write_entry(folder: Path, student: str) -> None:
+    entry = Entry(student=student, assignment="backprop_linear", submission=f"{student}.py", folder=student, score=10.0,
+                  max_score=10.0, status="graded", error=None, points={"runs": 1.0}, statuses={"runs": "pass"},
+                  diagnoses=(), seconds=1.0, fingerprint="f")
+    (folder / student).mkdir(parents=True)
+    (folder / student / "entry.json").write_text(json.dumps(dataclasses.asdict(entry)))
+
+
+def test_merge_joins_shards_and_refuses_what_cannot_be_joined(tmp_path, capsys) -> None:
+    write_entry(tmp_path / "one", "amy")
+    write_entry(tmp_path / "two", "ben")
+    out = tmp_path / "merged"
+    assert main(["merge", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(out)]) == 0
+    assert "2 graded, 2 with full marks" in capsys.readouterr().out
+    assert [line.split(",")[0] for line in (out / "grades.csv").read_text().splitlines()] == ["student", "amy", "ben"]
+    assert main(["merge", str(tmp_path / "one"), str(tmp_path / "one")]) == 2
+    assert "amy (backprop_linear) is graded in two of the folders" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["merge", str(tmp_path / "empty")]) == 2
+    assert "no graded submission found" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "nowhere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
