@@ -1,5 +1,6 @@
 """What several test files build alike: traces and reports made by hand (no process, no torch), strict
-JSON, an HTML structure check, `grader check` run quietly, and the lecture-folder guard.
+JSON, HTML pages parsed into a tree (and checked well-formed), `grader check` run quietly, and the
+lecture-folder guard.
 
 Test files import from here (and from cases.py, the table of end-to-end cases), never from one another.
 """

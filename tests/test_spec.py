@@ -1,5 +1,5 @@
-"""Assignment specs: the two of the lecture, malformed ones, a third added without code changes, and
-specs that use some of the checks or name their functions."""
+"""grader/spec.py: the two specs of the lecture, malformed ones refused with a reason, a third assignment
+added without code changes, and specs that use some of the checks or name their functions."""
 
 from __future__ import annotations
 
