@@ -17,6 +17,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
+HOSTILE = ROOT / "tests" / "hostile"  # programs that attack the grader (graded in test_hostile.py)
 LECTURE = Path(os.environ.get("GRADER_LECTURE_DIR") or ROOT.parent / "shared" / "lecture")
 LECTURE_FILES = ("lecture4_backpropagation.txt", "lecture_output_linear.txt", "lecture_output_quadratic.txt")
 

@@ -1,10 +1,14 @@
-"""Shared fixtures: every case of tests/cases.py is graded once per session, two at a time, by one warm
-fork server for the whole session (a few cases by the one-process-per-run runner, which grades single files)."""
+"""Shared fixtures, each computed once per session: every case of tests/cases.py graded two at a time by
+one warm fork server (a few cases by the one-process-per-run runner, which grades single files); a class
+folder graded by `grader check` with every report format; and the hostile programs graded as a class."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import time
+from contextlib import redirect_stdout
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,13 +16,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import CASES, LECTURE, Case, lecture_available, lecture_required, needs_lecture  # noqa: E402
+from builders import check_quietly  # noqa: E402
+from cases import CASES, HOSTILE, ROOT, SUBMISSIONS, Case, lecture_available, needs_lecture  # noqa: E402
 
+from grader.cli import main  # noqa: E402
 from grader.grade import Report, grade  # noqa: E402
 from grader.i18n import set_language, using  # noqa: E402
 from grader.load import load  # noqa: E402
 from grader.run import ForkServerRunner, SubprocessRunner  # noqa: E402
 from grader.spec import all_specs, get_spec  # noqa: E402
+
+BY_NAME = {c.name: c for c in CASES}
+# A student whose output and error try to issue GitHub workflow commands.
+EVIL = 'import sys\nprint("::error::from stdout")\nraise RuntimeError("boom ::error file=x::injected %0A::warning::again\\nsecond")\n'
 
 
 class Grading:
@@ -80,10 +90,51 @@ def english_by_default():
     set_language("en")
 
 
-def require_lecture() -> None:
-    """For tests that read the lecture's own text: skipped where its folder is absent, failed in CI."""
-    if lecture_available():
-        return
-    if lecture_required():
-        pytest.fail(f"the lecture folder {LECTURE} is missing, and CI is set: the lecture's text cannot be checked")
-    pytest.skip(f"needs the lecture folder {LECTURE} (see GRADER_LECTURE_DIR in tests/cases.py)")
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """A class folder graded once per session by `grader check FOLDER` with every format: one file per
+    student, plus one student folder with a file per assignment.  Returns (the folder, the output folder,
+    the exit code, what the command printed)."""
+    root = tmp_path_factory.mktemp("class")
+    folder = root / "class"
+    folder.mkdir()
+    (folder / "alice.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text(encoding="utf-8"))
+    (folder / "bob.py").write_text(BY_NAME["linear_grad_not_reset.py"].source(), encoding="utf-8")
+    (folder / "carol.py").write_text((SUBMISSIONS / "linear_syntax_error.py").read_text())
+    (folder / "dan.py").write_text((SUBMISSIONS / "linear_infinite_loop.py").read_text())
+    (folder / "erin.ipynb").write_text((ROOT / "solutions" / "backprop_linear.ipynb").read_text(encoding="utf-8"))
+    (folder / "mallory.py").write_text(EVIL)
+    (folder / "frank").mkdir()
+    (folder / "frank" / "backprop_linear.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
+    (folder / "frank" / "my_homework.py").write_text(BY_NAME["quadratic_terms_swapped.py"].source())
+    out = root / "out"
+    stdout = io.StringIO()
+    with redirect_stdout(stdout):
+        code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "2",
+                     "--out", str(out), "--format", "md,json,html,junit,gradescope,github"])
+    return folder, out, code, stdout.getvalue()
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory):
+    """Every program of tests/hostile/ (and two that read another student's file) graded once per session
+    as a class, under the jail where this machine allows it.  Returns (the temporary root, each
+    report.json by name, the exit code, the seconds it took)."""
+    root = tmp_path_factory.mktemp("hostile")
+    folder = root / "class"
+    folder.mkdir()
+    for path in HOSTILE.glob("*.py"):
+        (folder / path.name).write_text(path.read_text())
+    victim = root / "victim" / "alice.py"
+    victim.parent.mkdir()
+    victim.write_text("SECRET = 'alice solution'\n")
+    (folder / "read_named_file.py").write_text(f"print(open({str(victim)!r}).read())\n")
+    # No audit event guards listing a folder: only the jail hides the class's files.
+    (folder / "list_named_folder.py").write_text(f"import os\nprint(os.listdir({str(victim.parent)!r}))\n")
+    out = root / "out"
+    started = time.monotonic()
+    code, reports = check_quietly(folder, out, "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "5",
+                                  formats="md,json")
+    elapsed = time.monotonic() - started
+    return root, reports, code, elapsed
+

@@ -1,52 +1,26 @@
-"""Issue 5: a class graded in one command, resumed, sharded and merged; the CI formats."""
+"""grader/batch.py: planning a class (files, student folders), grading it in parallel with each hanging
+submission stopped alone, report folders, resuming, sharding, and merging the shards back; the last
+tests use a runner that returns a prepared trace, so no process is started."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import shutil
-import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import pytest
-from cases import CASES, ROOT, SUBMISSIONS
+from builders import perfect, read_csv
+from cases import CASES, ROOT, notebook
 
 from grader import batch
+from grader.batch import plan
 from grader.cli import main
-from grader.report.github import annotations, escape_data, escape_property
+from grader.errors import UsageError
+from grader.run import Runner
+from grader.spec import all_specs
 
 BY_NAME = {c.name: c for c in CASES}
-EVIL = 'import sys\nprint("::error::from stdout")\nraise RuntimeError("boom ::error file=x::injected %0A::warning::again\\nsecond")\n'
-
-
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """A class folder: one file per student, plus one student folder with a file per assignment."""
-    root = tmp_path_factory.mktemp("class")
-    folder = root / "class"
-    folder.mkdir()
-    (folder / "alice.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text(encoding="utf-8"))
-    (folder / "bob.py").write_text(BY_NAME["linear_grad_not_reset.py"].source(), encoding="utf-8")
-    (folder / "carol.py").write_text((SUBMISSIONS / "linear_syntax_error.py").read_text())
-    (folder / "dan.py").write_text((SUBMISSIONS / "linear_infinite_loop.py").read_text())
-    (folder / "erin.ipynb").write_text((ROOT / "solutions" / "backprop_linear.ipynb").read_text(encoding="utf-8"))
-    (folder / "mallory.py").write_text(EVIL)
-    (folder / "frank").mkdir()
-    (folder / "frank" / "backprop_linear.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
-    (folder / "frank" / "my_homework.py").write_text(BY_NAME["quadratic_terms_swapped.py"].source())
-    out = root / "out"
-    stdout = io.StringIO()
-    with redirect_stdout(stdout):
-        code = main(["check", str(folder), "--assignment", "backprop_linear", "--jobs", "2", "--timeout", "2",
-                     "--out", str(out), "--format", "md,json,html,junit,gradescope,github"])
-    return folder, out, code, stdout.getvalue()
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_class) -> None:
@@ -65,70 +39,6 @@ def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_c
     assert (out / "frank" / "backprop_quadratic" / "report.md").is_file()
     dan = json.loads((out / "dan" / "entry.json").read_text())
     assert dan["seconds"] < 30  # its own limit, not the batch's
-
-
-def test_gradebook_columns_and_class_summaries(graded_class) -> None:
-    _, out, _, _ = graded_class
-    header = next(csv.reader(open(out / "grades.csv", encoding="utf-8")))
-    assert header[0] == "student"
-    assert header[1:4] == ["backprop_linear:score", "backprop_linear:max_score", "backprop_linear:status"]
-    assert "backprop_linear:first_epoch_grads" in header and "backprop_quadratic:forward" in header
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "## `backprop_linear`" in summary and "Pass rate per check" in summary
-    assert "- `grad_not_reset`: 1" in summary
-    assert "dan (timeout)" in summary and "carol (error)" in summary
-    html = (out / "summary.html").read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
-
-
-def test_junit_is_valid_xunit(graded_class) -> None:
-    _, out, _, _ = graded_class
-    for path in out.rglob("junit.xml"):
-        root = ET.parse(path).getroot()
-        assert root.tag == "testsuites"
-        for suite in root.findall("testsuite"):
-            cases = suite.findall("testcase")
-            assert suite.get("name") and int(suite.get("tests")) == len(cases) == 7
-            assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
-            assert int(suite.get("errors")) == sum(1 for c in cases if c.find("error") is not None)
-            float(suite.get("time"))
-            for case in cases:
-                assert case.get("name") and case.get("classname")
-                for bad in case.findall("failure") + case.findall("error"):
-                    assert bad.get("message") is not None
-    bob = ET.parse(out / "bob" / "junit.xml").getroot()
-    failed = [c.get("name") for c in bob.iter("testcase") if c.find("failure") is not None]
-    assert failed == ["first_epoch_grads", "training", "final_prediction"]
-
-
-def test_gradescope_results(graded_class) -> None:
-    _, out, _, _ = graded_class
-    data = json.loads((out / "bob" / "results.json").read_text(encoding="utf-8"))
-    assert data["score"] == 5 and data["visibility"] == "visible" and data["output_format"] == "md"
-    assert sum(t["score"] for t in data["tests"]) == data["score"]
-    for test in data["tests"]:
-        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
-        assert test["status"] in ("passed", "failed")
-
-
-def test_github_output_cannot_be_hijacked(graded_class) -> None:
-    _, _, _, stdout = graded_class
-    lines = stdout.splitlines()
-    stop = lines[0]
-    assert stop.startswith("::stop-commands::") and len(stop) > 30
-    token = stop.split("::")[2]
-    resume = lines.index(f"::{token}::")
-    for line in lines[resume + 1:]:
-        assert line.startswith("::error file=") and "::" in line[2:]
-    assert not any("injected" in line for line in lines[1:resume] if line.startswith("::"))
-    mallory = [line for line in lines[resume + 1:] if "mallory" in line]
-    assert mallory and all("\n" not in line for line in mallory)
-    assert any("boom ::error file=x::injected %250A::warning::again" in line for line in mallory)
-
-
-def test_escaping_rules() -> None:
-    assert escape_data("a%b\r\nc") == "a%25b%0D%0Ac"
-    assert escape_property("x:y,z\n") == "x%3Ay%2Cz%0A"
 
 
 def test_resume_skips_what_did_not_change(graded_class, tmp_path) -> None:
@@ -179,30 +89,113 @@ def test_shards_cover_everyone_once_and_merge_back(graded_class, tmp_path) -> No
     assert (merged / "summary.md").read_text() == (out / "summary.md").read_text()
 
 
-def test_annotations_point_at_the_file() -> None:
-    from test_checks import LINEAR, perfect
-    import dataclasses
-    from grader.grade import assemble
-    from grader.load import Submission
+def test_plan(tmp_path) -> None:
+    (tmp_path / "b.py").write_text("")
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "c.ipynb").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    assert [j.path.name for j in plan([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
+    with pytest.raises(UsageError, match="no such file"):
+        plan([str(tmp_path / "missing.py")])
+    with pytest.raises(UsageError, match="cannot grade a .txt"):
+        plan([str(tmp_path / "notes.txt")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="no .py or .ipynb file"):
+        plan([str(empty)])
 
-    trace = dataclasses.replace(perfect(LINEAR), steps=())
-    report = assemble(LINEAR, Submission(LINEAR.source, "a,b:c.py", "", LINEAR.name), trace)
-    lines = annotations(report, "dir/a,b:c.py")
-    assert lines and all(line.startswith("::error file=dir/a%2Cb%3Ac.py,title=") for line in lines)
+
+# -- without processes: a runner that returns a prepared trace -------------------------------------------
 
 
-def test_bundle(tmp_path) -> None:
-    import zipfile
+class Prepared(Runner):
+    """Returns a correct run for every submission, and counts them."""
 
-    target = tmp_path / "bundle.zip"
-    with redirect_stdout(io.StringIO()):
-        assert main(["gradescope-bundle", "--assignment", "backprop_quadratic", "--out", str(target)]) == 0
-    with zipfile.ZipFile(target) as archive:
-        names = archive.namelist()
-        assert {"setup.sh", "run_autograder", "kit/pyproject.toml", "kit/grader/cli.py",
-                "kit/grader/specs/backprop_quadratic.toml"} <= set(names)
-        run = archive.read("run_autograder").decode()
-        assert "--assignment backprop_quadratic" in run and "/autograder/results/results.json" in run
-        assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
-        assert not any("__pycache__" in n for n in names)
+    def __init__(self) -> None:
+        self.graded: list[str] = []
 
+    def run(self, submission, spec, probes, limits):
+        self.graded.append(submission.path.name)
+        return perfect(spec)
+
+
+def batch_of(tmp_path, files: dict[str, str]) -> list:
+    for name, text in files.items():
+        path = tmp_path / "class" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return plan([str(tmp_path / "class")])
+
+
+def run(jobs, out, runner, **options):
+    done = []
+    settings = dict(forced=None, formats=("json",), workers=2, resume=False, time_limit=None, seed=1)
+    settings.update(options)
+    results = batch.run_batch(jobs, all_specs(), out, runner, on_done=done.append, **settings)
+    return results, done
+
+
+def test_run_batch_reports_every_job_in_order(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n", "ben.ipynb": notebook(["w1 = 1\nw2 = 1\nb = 1"]),
+                               "notes.py": "print('no parameters')\n",
+                               "cal/backprop_linear.py": "", "cal/my_homework.py": "", "cal/second_linear.py": ""})
+    runner = Prepared()
+    results, done = run(jobs, tmp_path / "out", runner)
+    assert len(done) == len(results) == 6 and sorted(runner.graded) == sorted(
+        ["amy.py", "ben.ipynb", "backprop_linear.py", "my_homework.py", "second_linear.py"])
+    assert [r.job for r in results] == jobs  # in job order, whatever order they finished in
+    skipped = next(r for r in results if r.job.path.name == "notes.py")
+    assert skipped.entry is None and "--assignment" in skipped.problem
+    folders = sorted(r.entry.folder for r in results if r.entry)
+    assert folders == ["amy", "ben", "cal/backprop_linear", "cal/backprop_linear-2", "cal/backprop_quadratic"]
+    for r in results:
+        if r.entry:
+            assert r.entry.full_marks and r.report_path == tmp_path / "out" / r.entry.folder / "report.json"
+            assert batch.read_entry(tmp_path / "out" / r.entry.folder) == r.entry
+
+
+def test_a_file_named_on_the_command_line_must_have_an_assignment(tmp_path) -> None:
+    path = tmp_path / "notes.py"
+    path.write_text("print('no parameters')\n")
+    with pytest.raises(UsageError, match="--assignment"):
+        run(plan([str(path)]), tmp_path / "out", Prepared())
+
+
+def test_resume_needs_the_same_file_assignment_and_time_limit(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n"})
+    out = tmp_path / "out"
+    runner = Prepared()
+    run(jobs, out, runner)
+    results, _ = run(jobs, out, runner, resume=True)
+    assert results[0].skipped and runner.graded == ["amy.py"]
+    run(jobs, out, runner, resume=True, time_limit=3.0)
+    (tmp_path / "class" / "amy.py").write_text("w = 2\n")
+    run(jobs, out, runner, resume=True, time_limit=3.0)
+    assert runner.graded == ["amy.py"] * 3
+
+
+def test_fingerprints_change_with_what_the_grade_depends_on() -> None:
+    base = batch.fingerprint(b"w = 1", "backprop_linear", None)
+    assert base == batch.fingerprint(b"w = 1", "backprop_linear", None)
+    assert len({base, batch.fingerprint(b"w = 2", "backprop_linear", None),
+                batch.fingerprint(b"w = 1", "backprop_quadratic", None),
+                batch.fingerprint(b"w = 1", "backprop_linear", 5.0)}) == 4
+
+
+def test_a_shard_depends_only_on_its_students(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {f"s{i}.py": "" for i in range(20)} | {"cal/a_linear.py": "", "cal/b_quadratic.py": ""})
+    parts = [batch.shard(jobs, k, 4) for k in range(1, 5)]
+    assert sorted(j.path for part in parts for j in part) == sorted(j.path for j in jobs)
+    assert all(part for part in parts)
+    assert len({k for k, part in enumerate(parts) for j in part if j.student == "cal"}) == 1  # a student's files together
+    fewer = [j for j in jobs if j.student != "s3"]
+    assert [batch.shard(fewer, k, 4) for k in range(1, 5)] == [[j for j in part if j.student != "s3"] for part in parts]
+
+
+def test_an_unreadable_entry_is_no_entry(tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "entry.json").write_text("{not json")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "entry.json").write_text(json.dumps({"student": "b"}))
+    assert batch.read_entry(tmp_path / "a") is None and batch.read_entry(tmp_path / "b") is None
+    assert batch.read_entry(tmp_path / "missing") is None and batch.read_entries(tmp_path) == []

@@ -1,7 +1,9 @@
-"""The grader command: arguments, console lines, report files and exit codes."""
+"""grader/cli.py: the grader command's arguments, console lines, report files, --format and --lang, and
+exit codes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -9,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import ROOT
+from cases import CASES, ROOT
 
+from grader.batch import Entry
 from grader.cli import main
 
 
@@ -70,3 +73,63 @@ def test_console_script_is_installed() -> None:
     assert exe, "the grader command is not on PATH: install the kit with pip install -e ."
     done = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("backprop-grader ")
+
+
+def test_format_and_lang_options(tmp_path, capsys) -> None:
+    case = next(c for c in CASES if c.name == "linear_grad_not_reset.py")
+    path = tmp_path / case.name
+    path.write_text(case.source(), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["check", str(path), "--out", str(out), "--format", "html", "--lang", "zh"]) == 1
+    assert sorted(p.name for p in (out / "linear_grad_not_reset").iterdir()) == ["entry.json", "report.html"]
+    assert "梯度从未清零" in (out / "linear_grad_not_reset" / "report.html").read_text(encoding="utf-8")
+    assert main(["check", str(path), "--format", "md,pdf"]) == 2
+    assert "unknown format pdf" in capsys.readouterr().err
+    assert main(["check", str(ROOT / "nope.py"), "--lang", "zh"]) == 2
+    assert "没有这个文件或文件夹" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--shard", "3/2"], "expected K/N with 1 <= K <= N"),
+        (["--shard", "x"], "expected K/N"),
+        (["--jobs", "0"], "must be a whole number, at least 1"),
+        (["--timeout", "soon"], "'soon' is not a number"),
+        (["--format", ","], "unknown format (none)"),
+        (["--lang", "fr"], "invalid choice"),
+    ],
+)
+def test_bad_options_exit_2_before_anything_is_graded(options, fragment, tmp_path, capsys) -> None:
+    assert main(["check", str(ROOT / "solutions" / "backprop_linear.py"), "--out", str(tmp_path / "out"), *options]) == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_lang_is_read_before_the_arguments(capsys) -> None:
+    assert main(["check", "--lang=zh", "--jobs", "0", "x.py"]) == 2
+    assert capsys.readouterr().err.startswith("grader：错误：argument --jobs: 必须是不小于 1 的整数")
+
+
+def write_entry(folder: Path, student: str) -> None:
+    entry = Entry(student=student, assignment="backprop_linear", submission=f"{student}.py", folder=student, score=10.0,
+                  max_score=10.0, status="graded", error=None, points={"runs": 1.0}, statuses={"runs": "pass"},
+                  diagnoses=(), seconds=1.0, fingerprint="f")
+    (folder / student).mkdir(parents=True)
+    (folder / student / "entry.json").write_text(json.dumps(dataclasses.asdict(entry)))
+
+
+def test_merge_joins_shards_and_refuses_what_cannot_be_joined(tmp_path, capsys) -> None:
+    write_entry(tmp_path / "one", "amy")
+    write_entry(tmp_path / "two", "ben")
+    out = tmp_path / "merged"
+    assert main(["merge", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(out)]) == 0
+    assert "2 graded, 2 with full marks" in capsys.readouterr().out
+    assert [line.split(",")[0] for line in (out / "grades.csv").read_text().splitlines()] == ["student", "amy", "ben"]
+    assert main(["merge", str(tmp_path / "one"), str(tmp_path / "one")]) == 2
+    assert "amy (backprop_linear) is graded in two of the folders" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["merge", str(tmp_path / "empty")]) == 2
+    assert "no graded submission found" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "nowhere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

@@ -1,10 +1,13 @@
-"""Grade real submissions in real child processes and compare the outcome of every check."""
+"""Real submissions graded in real child processes: the outcome of every check of every case in cases.py,
+and odd but honest files (GBK, BOM, CRLF, tabs, a Chinese name) graded like their plain twin."""
 
 from __future__ import annotations
 
 import pytest
-from cases import CASES, GRADED, Case, needs_lecture
-from conftest import require_lecture
+from builders import check_quietly, require_lecture
+from cases import CASES, GRADED, ROOT, Case, needs_lecture
+
+SOLUTION = ROOT / "solutions" / "backprop_linear.py"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -30,3 +33,26 @@ def test_case(case: Case, grading) -> None:
     elif all(status == "pass" for status in case.expect.values()):
         assert report.error is None
         assert report.full_marks
+
+
+def _twins(folder):
+    text = SOLUTION.read_text(encoding="utf-8")
+    commented = text.replace("x_data = [1.0, 2.0, 3.0]", "# 训练数据（中文注释）\nx_data = [1.0, 2.0, 3.0]  # 输入")
+    (folder / "gbk_backprop_linear.py").write_bytes(commented.encode("gbk"))
+    (folder / "bom_backprop_linear.py").write_bytes(b"\xef\xbb\xbf" + commented.encode("utf-8"))
+    (folder / "crlf_backprop_linear.py").write_bytes(commented.replace("\n", "\r\n").encode("utf-8"))
+    tabs = "\n".join(line.replace("    ", "\t") if line.startswith("    ") else line for line in text.splitlines())
+    (folder / "tabs_backprop_linear.py").write_text(tabs.replace("\t\t", "\t\t"), encoding="utf-8")
+    (folder / "线性模型_backprop_linear.py").write_text(commented, encoding="utf-8")
+
+
+def test_odd_but_honest_files_grade_like_their_twin(tmp_path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    _twins(folder)
+    out = tmp_path / "out"
+    code, reports = check_quietly(folder, out, "--jobs", "2")
+    scores = {name: report["score"] for name, report in reports.items()}
+    assert scores == {name: 10 for name in ("gbk_backprop_linear", "bom_backprop_linear", "crlf_backprop_linear",
+                                            "tabs_backprop_linear", "线性模型_backprop_linear")}
+    assert code == 0

@@ -1,4 +1,4 @@
-"""Finding submissions and telling which assignment each one is."""
+"""grader/load.py: reading a submission (its encoding) and telling which assignment it is."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.batch import plan
 from grader.load import assigned_names, decode_source, detect_assignment, load
 from grader.spec import all_specs, get_spec
 
@@ -74,19 +73,3 @@ def test_undecodable_bytes_become_a_problem_to_report(tmp_path) -> None:
 
 def test_assigned_names_sees_tuple_targets_and_loops() -> None:
     assert {"w1", "w2", "b", "i"} <= assigned_names("w1, w2 = 1, 2\nfor i in []: pass\nb: int = 0\n")
-
-
-def test_plan(tmp_path) -> None:
-    (tmp_path / "b.py").write_text("")
-    (tmp_path / "a.py").write_text("")
-    (tmp_path / "c.ipynb").write_text("")
-    (tmp_path / "notes.txt").write_text("")
-    assert [j.path.name for j in plan([str(tmp_path), str(tmp_path / "a.py")])] == ["a.py", "b.py", "c.ipynb"]
-    with pytest.raises(UsageError, match="no such file"):
-        plan([str(tmp_path / "missing.py")])
-    with pytest.raises(UsageError, match="cannot grade a .txt"):
-        plan([str(tmp_path / "notes.txt")])
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(UsageError, match="no .py or .ipynb file"):
-        plan([str(empty)])

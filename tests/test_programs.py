@@ -9,8 +9,8 @@ import sys
 from functools import lru_cache
 
 import pytest
+from builders import require_lecture
 from cases import LECTURE, ROOT
-from conftest import require_lecture
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 import extract_lecture_numbers as numbers  # noqa: E402

@@ -1,5 +1,5 @@
-"""grader/protocol.py: every message between the processes round-trips, and malformed ones are refused
-with a reason."""
+"""grader/protocol.py: every message between the processes round-trips, malformed ones are refused with a
+reason, and the events channel reads only the frames the grader signed, in sequence."""
 
 from __future__ import annotations
 
@@ -203,3 +203,25 @@ def test_fork_server_messages_round_trip(message) -> None:
 def test_a_malformed_fork_server_message_is_refused(data, reason) -> None:
     with pytest.raises(p.ProtocolError, match=reason):
         p.decode_message(data)
+
+
+def _signed(key: bytes, events: list[dict]) -> list[bytes]:
+    """One frame per event, signed in sequence as the child signs them."""
+    payloads = [json.dumps([e], separators=(",", ":")).encode() for e in events]
+    return [p.sign(key, i, payload) + b" " + payload for i, payload in enumerate(payloads)]
+
+
+def _read(key: bytes, lines: list[bytes]) -> tuple[list, int]:
+    reader = p.FrameReader(key)
+    events = reader.feed(b"".join(line + b"\n" for line in lines)) + reader.close()
+    return [e.KIND for e in events], reader.foreign
+
+
+def test_the_channel_accepts_only_what_the_grader_signed() -> None:
+    key, other = os.urandom(32), os.urandom(32)
+    genuine = _signed(key, [{"event": "ready"}, {"event": "extra_steps", "count": 1}, {"event": "done"}])
+    assert _read(key, genuine) == (["ready", "extra_steps", "done"], 0)
+    unsigned = b'[{"event":"final","params":{},"leaf":{},"prediction":8.0}]'
+    forged = [genuine[0], unsigned, b"0" * 32 + b" " + unsigned, _signed(other, [{"event": "done"}])[0],
+              genuine[0], genuine[1], genuine[2]]  # a line replayed out of sequence is not genuine either
+    assert _read(key, forged) == (["ready", "extra_steps", "done"], 4)

@@ -1,17 +1,17 @@
-"""Assignment specs: the two of the lecture, malformed ones, a third added without code changes, and
-specs that use some of the checks or name their functions."""
+"""grader/spec.py: the two specs of the lecture, malformed ones refused with a reason, a third assignment
+added without code changes, and specs that use some of the checks or name their functions."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from test_checks import perfect
+from builders import perfect, report_for
 
 from grader.check import CHECKS
 from grader.errors import SpecError
-from grader.grade import assemble, grade
-from grader.load import Submission, load
+from grader.grade import grade
+from grader.load import load
 from grader.reference import reference_trace
 from grader.report import html, markdown
 from grader.run import SubprocessRunner
@@ -160,20 +160,16 @@ def _without(text: str, *check_ids: str) -> str:
     return "[checks.".join(kept)
 
 
-def _report(spec, trace):
-    return assemble(spec, Submission(spec.source, "affine.py", "", spec.name), trace)
-
-
 def test_a_spec_grades_only_the_checks_it_lists(tmp_path) -> None:
     spec = _spec(tmp_path, _without(AFFINE, "loss", "first_epoch_grads", "plot"))
     assert [c.id for c in spec.checks] == ["forward", "training", "final_prediction", "runs"]
-    report = _report(spec, perfect(spec))
+    report = report_for(spec, perfect(spec), "affine.py")
     assert [c.id for c in report.checks] == ["forward", "training", "final_prediction", "runs"]
     assert report.score == report.max_score == 4
     broken = perfect(spec)
     steps = list(broken.steps)
     steps[5] = dataclasses.replace(steps[5], grads={name: 0.0 for name in spec.param_names})
-    report = _report(spec, dataclasses.replace(broken, steps=tuple(steps)))
+    report = report_for(spec, dataclasses.replace(broken, steps=tuple(steps)), "affine.py")
     assert report.score == 3 and [c.id for c in report.checks if c.status == "fail"] == ["training"]
     assert report.diagnoses  # the diagnoses and the writers cope without the checks left out
     assert "First-epoch gradients" in markdown.render(report) and "<table>" in html.render(report)
@@ -207,9 +203,9 @@ def test_functions_are_read_and_named_in_messages(tmp_path) -> None:
     assert spec.functions == {"forward": "predict", "loss": "loss"}
     assert _spec(tmp_path, AFFINE).functions == {"forward": "forward", "loss": "loss"}
     missing = dataclasses.replace(perfect(spec), probes=(), functions=frozenset({"loss"}))
-    forward = _report(spec, missing).checks[0]
+    forward = report_for(spec, missing, "affine.py").checks[0]
     assert forward.id == "forward" and forward.message == "There is no function named predict."
-    assert "predict(4) =" in _report(spec, perfect(spec)).checks[4].message
+    assert "predict(4) =" in report_for(spec, perfect(spec), "affine.py").checks[4].message
 
 
 def test_the_child_calls_the_functions_by_the_names_the_spec_gives(tmp_path, grading) -> None:

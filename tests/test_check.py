@@ -1,4 +1,5 @@
-"""The check functions on hand-made traces: pure, no processes, no torch."""
+"""grader/check.py: every check on hand-made traces (pure: no process, no torch): what passes, what
+fails or is an error, and the step and quantity a message names."""
 
 from __future__ import annotations
 
@@ -6,59 +7,14 @@ import dataclasses
 import math
 
 import pytest
+from builders import LINEAR, QUADRATIC, perfect, probes, report_for, results, with_grad
 
-from grader.check import run_checks
-from grader.grade import assemble
-from grader.load import Submission
-from grader.reference import loss_and_grads, model_and_grads, reference_trace
-from grader.spec import get_spec
-from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Figure, Outcome, PlotLine, Probe, Trace
-
-LINEAR = get_spec("backprop_linear")
-QUADRATIC = get_spec("backprop_quadratic")
-
-
-def probes(spec, forward=None, loss=None):
-    """Correct answers at two points, with optional edits of what the student's code returned."""
-    out = []
-    for params, x, y in (({n: 0.5 for n in spec.param_names}, 1.5, 2.0), ({n: -1.25 for n in spec.param_names}, -2.0, 0.5)):
-        value, grads = model_and_grads(spec, params, x)
-        out.append(Probe("forward", params, x, None, value, grads))
-        value, grads = loss_and_grads(spec, params, x, y)
-        out.append(Probe("loss", params, x, y, value, grads))
-    if forward:
-        out = [forward(p) if p.kind == "forward" else p for p in out]
-    if loss:
-        out = [loss(p) if p.kind == "loss" else p for p in out]
-    return tuple(out)
-
-
-def perfect(spec) -> Trace:
-    ref = reference_trace(spec)
-    return Trace(
-        steps=ref.steps,
-        final_params=dict(ref.final_params),
-        prediction=ref.prediction,
-        probes=probes(spec),
-        figures=(Figure(1, (PlotLine("cost", ref.epoch_costs),)),),
-        functions=frozenset({"forward", "loss"}),
-        outcome=Outcome(FINISHED, seconds=0.05),
-    )
-
-
-def results(spec, trace):
-    return {c.id: c for c in run_checks(spec, reference_trace(spec), trace)}
-
-
-def with_grad(trace: Trace, index: int, name: str, value) -> Trace:
-    steps = list(trace.steps)
-    steps[index] = dataclasses.replace(steps[index], grads={**steps[index].grads, name: value})
-    return dataclasses.replace(trace, steps=tuple(steps))
+from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Figure, Outcome, PlotLine
 
 
 @pytest.mark.parametrize("spec", [LINEAR, QUADRATIC], ids=lambda s: s.name)
 def test_perfect_trace_gets_full_marks(spec) -> None:
-    report = assemble(spec, Submission(spec.source, "x.py", "", spec.name), perfect(spec))
+    report = report_for(spec, perfect(spec), "x.py")
     assert [c.status for c in report.checks] == ["pass"] * len(report.checks)
     assert report.score == report.max_score == 10
     assert report.full_marks
@@ -165,7 +121,6 @@ def test_plot_counts_one_point_per_epoch_and_is_worth_nothing_by_default() -> No
 
 def test_runs_fails_when_the_program_raised() -> None:
     trace = dataclasses.replace(perfect(LINEAR), outcome=Outcome(EXCEPTION, "boom", exc_type="ValueError", line=3))
-    report = assemble(LINEAR, Submission(LINEAR.source, "x.py", "", LINEAR.name), trace)
+    report = report_for(LINEAR, trace, "x.py")
     assert report.score == 9 and not report.full_marks
     assert report.error == "Your program stopped with ValueError (line 3): boom."
-

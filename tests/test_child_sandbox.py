@@ -1,0 +1,81 @@
+"""grader/child/sandbox.py: the kernel's layers (the network namespace, the jail) hold on their own, and
+every hostile program was graded in the jail where this machine allows one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from cases import ROOT
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
+def test_every_child_was_jailed(hostile) -> None:
+    _, reports, _, _ = hostile
+    for name, report in reports.items():
+        assert {"limits", "audit", "network", "filesystem", "user"} <= set(report["run"]["isolation"]), name
+    listing = reports["list_named_folder"]
+    assert "alice.py" not in listing["stdout"] and "FileNotFoundError" in listing["error"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root")
+def test_network_namespace_leaves_no_way_out() -> None:
+    code = (
+        "import socket, sys\n"
+        "from grader.child.sandbox import isolate_network\n"
+        "assert isolate_network()\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', 9), timeout=2)\n"
+        "except OSError as exc:\n"
+        "    sys.exit(0 if exc.errno == 101 else 3)  # unreachable: no interface is up; refused would mean no isolation\n"
+        "sys.exit(4)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+JAILED = '''
+import os, sys, threading, time
+from grader.child.sandbox import jail
+work, secret = sys.argv[1], sys.argv[2]
+uid = jail(work, (sys.prefix, sys.base_prefix))
+assert uid and os.getuid() == uid and os.geteuid() == uid, "still root"
+assert os.getcwd() == os.path.realpath(work)
+with open("mine.txt", "w") as handle:  # its own folder is writable
+    handle.write("ok")
+assert os.statvfs(".").f_flag & os.ST_NOEXEC, "code could be run from the scratch folder"
+assert not os.path.exists(secret), "a file outside the jail is visible"
+for attempt in (lambda: open(os.path.join(sys.prefix, "planted.py"), "w"),
+                lambda: os.setuid(0), lambda: os.chroot("/"), lambda: os.kill(os.getppid(), 0)):
+    try:
+        attempt()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the kernel allowed it")
+threads = 0
+try:
+    for _ in range(200):
+        threading.Thread(target=time.sleep, args=(3,), daemon=True).start()
+        threads += 1
+except RuntimeError:
+    pass
+assert threads < 40, threads
+print("jailed", threads)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
+def test_jail_holds_without_the_audit_hook(tmp_path) -> None:
+    """The kernel layer alone (no audit hook installed): another user, a file system of its own, its own
+    folder writable and nothing else, a bounded number of threads, no way back to root."""
+    work = tmp_path / "work"
+    work.mkdir()
+    secret = tmp_path / "other_student.py"
+    secret.write_text("SECRET = 1\n")
+    done = subprocess.run([sys.executable, "-c", JAILED, str(work), str(secret)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("jailed") and (work / "mine.txt").read_text() == "ok"

@@ -1,0 +1,130 @@
+"""grader/diagnose.py: each detector names its mistake, in English and in Chinese, with the student's line;
+the fallback says where the trace departs; every detector in the registry is exercised."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import re
+import textwrap
+
+import pytest
+from builders import LINEAR, QUADRATIC, perfect, report_for, results
+from cases import CASES, ROOT
+
+from grader import diagnose as diagnose_module
+from grader.diagnose import DETECTORS, Context, diagnose
+from grader.i18n import using
+from grader.load import Submission
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+DIAGNOSED = [c for c in CASES if c.diagnoses]
+
+
+@pytest.mark.parametrize("case", DIAGNOSED, ids=[c.name for c in DIAGNOSED])
+def test_diagnosis_in_both_languages(case, grading) -> None:
+    report = grading.report(case)
+    submission = grading.submissions[case.name]
+    english = {d.id: d.message for d in report.diagnoses}
+    assert set(case.diagnoses) <= set(english)
+    with using("zh"):
+        spec = report.spec
+        chinese = {d.id: d.message for d in diagnose(spec, report.trace, report.checks, submission)}
+    for diagnosis_id in case.diagnoses:
+        assert CJK.search(chinese[diagnosis_id]), chinese[diagnosis_id]
+        assert not CJK.search(english[diagnosis_id]), english[diagnosis_id]
+
+
+def test_diagnoses_point_at_the_student_line(grading) -> None:
+    by_name = {c.name: c for c in CASES}
+    sign = grading.report(by_name["linear_update_sign.py"]).diagnoses[0]
+    assert sign.line and "w.data = w.data + 0.01 * w.grad.data" in sign.message
+    replaced = grading.report(by_name["linear_param_replaced.py"]).diagnoses[0]
+    assert "`w = w - 0.01 * w.grad`" in replaced.message
+    lr = next(d for d in grading.report(by_name["linear_lr_changed.py"]).diagnoses if d.id == "learning_rate")
+    assert lr.evidence["estimated"] == pytest.approx(0.02, rel=1e-3)
+    swapped = grading.report(by_name["quadratic_terms_swapped.py"]).diagnoses[0]
+    assert "w1's gradient is what w2's should be" in swapped.message
+
+
+def test_no_usual_mistake_says_so_and_where() -> None:
+    trace = perfect(LINEAR)
+    steps = list(trace.steps)
+    steps[40] = dataclasses.replace(steps[40], grads={"w": steps[40].grads["w"] + 0.5})
+    trace = dataclasses.replace(trace, steps=tuple(steps))
+    report = report_for(LINEAR, trace, "x.py")
+    assert [d.id for d in report.diagnoses] == ["unexplained"]
+    assert "step 41 (epoch 13, sample x=2, y=4)" in report.diagnoses[0].message
+
+
+# -- the registry ----------------------------------------------------------------------------------------
+
+
+def ids_of(detector) -> set[str]:
+    """The diagnosis ids a detector can produce: the first argument of each Diagnosis(...) it builds."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(detector)))
+    return {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Diagnosis"
+            and node.args and isinstance(node.args[0], ast.Constant)}
+
+
+# Ids that a unit test in this file produces (the end-to-end cases cover the others).
+UNIT_TESTED = {"unexplained": test_no_usual_mistake_says_so_and_where}
+
+
+def test_every_detector_is_registered_once() -> None:
+    assert len(set(DETECTORS)) == len(DETECTORS)
+    written = [f for name, f in vars(diagnose_module).items()
+               if inspect.isfunction(f) and f.__module__ == diagnose_module.__name__ and not name.startswith("_")
+               and list(inspect.signature(f).parameters) == ["ctx"]]
+    assert set(written) - {diagnose_module.unexplained} == set(DETECTORS), "a detector is written but not registered"
+
+
+def test_every_detector_is_exercised() -> None:
+    """Every id a registered detector can produce is what some end-to-end case must be diagnosed with, or
+    what a unit test here checks."""
+    named_by_cases = {d for case in CASES for d in case.diagnoses or ()}
+    for detector in DETECTORS:
+        ids = ids_of(detector)
+        assert ids, f"{detector.__name__} builds no Diagnosis with a literal id"
+        missing = ids - named_by_cases - set(UNIT_TESTED)
+        assert not missing, f"{detector.__name__} can say {sorted(missing)}, which no case or unit test checks"
+    assert ids_of(diagnose_module.unexplained) == set(UNIT_TESTED)
+
+
+def test_the_readme_lists_every_diagnosis() -> None:
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("### Diagnoses", 1)[1].split("\n\n", 3)[2]
+    listed = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    produced = {i for d in DETECTORS for i in ids_of(d)} | ids_of(diagnose_module.unexplained)
+    assert set(listed) == produced
+
+
+@pytest.mark.parametrize("spec", [LINEAR, QUADRATIC], ids=lambda s: s.name)
+@pytest.mark.parametrize("detector", DETECTORS, ids=lambda d: d.__name__)
+def test_no_detector_fires_on_a_correct_run(spec, detector) -> None:
+    trace = perfect(spec)
+    checks = {c.id: c for c in results(spec, trace).values()}
+    assert detector(Context(spec, trace, checks, Submission(spec.source, "x.py", "", spec.name))) == []
+
+
+def test_nothing_is_diagnosed_when_only_a_check_worth_nothing_failed() -> None:
+    trace = dataclasses.replace(perfect(LINEAR), figures=())
+    report = report_for(LINEAR, trace)
+    assert [c.id for c in report.checks if c.status != "pass"] == ["plot"]
+    assert report.diagnoses == ()
+
+
+def test_a_never_reset_gradient_is_diagnosed_from_a_hand_made_trace() -> None:
+    """Each step judged at the student's own parameters: a .grad that holds the sum of every gradient so far
+    is named without a process."""
+    steps, total = [], 0.0
+    for s in perfect(LINEAR).steps:
+        total += s.grads["w"]
+        steps.append(dataclasses.replace(s, grads={"w": total}))
+    trace = dataclasses.replace(perfect(LINEAR), steps=tuple(steps))
+    found = diagnose(LINEAR, trace, tuple(results(LINEAR, trace).values()),
+                     Submission(LINEAR.source, "x.py", "", LINEAR.name))
+    reset = next(d for d in found if d.id == "grad_not_reset")  # (the updates, made with the true gradients,
+    assert reset.evidence == {"never_reset": ["w"], "reset_per_epoch": []}  # also look like another rate)
+    assert "w: the gradient is never reset" in reset.message

@@ -1,0 +1,176 @@
+"""grader/trace.py: build_trace folds the child's typed events into a Trace: steps past the cap only
+counted, values kept only for the spec's parameter names, how the run ended (the child's word, the
+parent's, or neither), sentences translated in the parent, notes without repeats."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from grader import protocol as p
+from grader.i18n import using
+from grader.trace import CRASHED, EXCEPTION, EXITED, FINISHED, FOLD, TIMEOUT, Outcome, build_trace, translated
+
+NAMES = ("w1", "w2", "b")
+
+
+def fold(events, *, outcome=None, notes=(), max_steps=300, names=NAMES, **kwargs):
+    """build_trace with the quiet defaults of a run that printed nothing."""
+    return build_trace(events, names, outcome=outcome, stdout=kwargs.get("stdout", ""),
+                       stderr=kwargs.get("stderr", ""), seconds=kwargs.get("seconds", 0.0), notes=notes,
+                       max_steps=max_steps)
+
+
+def step(loss: float, **grads: float) -> p.Step:
+    return p.Step(grads=grads, params={name: 1.0 for name in grads}, loss=loss)
+
+
+def test_every_event_kind_has_a_decoder() -> None:
+    assert set(FOLD) == set(p.EVENT_TYPES.values())
+
+
+def test_a_whole_run_is_folded() -> None:
+    events = [
+        p.Ready(isolation=("limits", "audit")),
+        p.Step(grads={"w1": 2.0, "w2": 2.0, "b": 2.0}, params={"w1": 1.0, "w2": 1.0, "b": 1.0}, loss=1.0, line=20,
+               file="hw.py"),
+        p.Figure(number=1, lines=(p.PlotLine("cost", (1.0, 0.5)),)),
+        p.Cell(index=1, number=1, stdout="hi\n"),
+        p.ProbeResult(kind="forward", params={"w1": 0.5, "w2": -1.0, "b": 2.0}, x=3.0, grads={"w1": 9.0}, value=3.5),
+        p.Ended(status=FINISHED, seconds=0.25),
+        p.Final(params={"w1": 2.0, "w2": 1.5, "b": 0.5}, leaf={"w1": True, "w2": True, "b": False}, prediction=8.5,
+                functions=("forward", "loss")),
+        p.Done(),
+    ]
+    trace = fold(events, stdout="out", stderr="err", seconds=1.5)
+    assert trace.isolation == ("limits", "audit")
+    (only,) = trace.steps
+    assert (only.loss, dict(only.grads), only.line, only.file) == (1.0, {"w1": 2.0, "w2": 2.0, "b": 2.0}, 20, "hw.py")
+    assert trace.figures == (events[2],) and trace.cells == (events[3],)
+    (probe,) = trace.probes
+    assert (probe.kind, probe.x, probe.y, probe.value, probe.error) == ("forward", 3.0, None, 3.5, None)
+    assert dict(probe.grads) == {"w1": 9.0, "w2": None, "b": None}
+    assert trace.outcome == Outcome(FINISHED, seconds=0.25)
+    assert dict(trace.final_params) == {"w1": 2.0, "w2": 1.5, "b": 0.5}
+    assert dict(trace.final_leaf) == {"w1": True, "w2": True, "b": False}
+    assert trace.prediction == 8.5 and trace.prediction_error is None
+    assert trace.functions == frozenset({"forward", "loss"})
+    assert (trace.stdout, trace.stderr, trace.seconds) == ("out", "err", 1.5)
+
+
+def test_steps_past_the_cap_are_only_counted() -> None:
+    events = [step(float(i), w1=1.0) for i in range(5)] + [p.ExtraSteps(count=10)]
+    trace = fold(events, max_steps=3)
+    assert [s.loss for s in trace.steps] == [0.0, 1.0, 2.0]
+    assert trace.extra_steps == 2 + 10
+    assert trace.backward_count == 15
+
+
+def test_values_are_kept_only_for_the_specs_names() -> None:
+    events = [
+        p.Step(grads={"w1": 1.0, "w": 5.0, "__class__": 6.0}, params={"w1": 0.5, "b": math.inf, "x": 7.0}),
+        p.ProbeResult(kind="loss", params={"w1": 0.5, "w2": None, "z": 3.0}, x=1.0, y=2.0, grads={"q": 1.0}),
+        p.Final(params={"w1": 1.0, "other": 2.0}, leaf={"w1": False, "other": True}),
+    ]
+    trace = fold(events)
+    (only,) = trace.steps
+    assert dict(only.grads) == {"w1": 1.0, "w2": None, "b": None}
+    assert dict(only.params) == {"w1": 0.5, "w2": None, "b": math.inf}
+    (probe,) = trace.probes
+    assert dict(probe.params) == {"w1": 0.5}  # a probe's parameters: the names the child did set
+    assert dict(probe.grads) == {"w1": None, "w2": None, "b": None}
+    assert dict(trace.final_params) == {"w1": 1.0, "w2": None, "b": None}
+    assert dict(trace.final_leaf) == {"w1": False}
+
+
+def test_without_a_final_event_nothing_final_is_known() -> None:
+    trace = fold([p.Ended(status=FINISHED)])
+    assert dict(trace.final_params) == {"w1": None, "w2": None, "b": None}
+    assert trace.final_leaf == {} and trace.prediction is None and trace.functions == frozenset()
+
+
+def test_the_parents_outcome_overrides_the_childs() -> None:
+    imposed = Outcome(TIMEOUT, "stopped by the parent")
+    trace = fold([p.Ended(status=FINISHED, seconds=0.1), p.Done()], outcome=imposed)
+    assert trace.outcome is imposed
+
+
+def test_a_run_that_never_said_how_it_ended_crashed() -> None:
+    trace = fold([p.Ready(), step(1.0, w1=2.0)])
+    assert trace.outcome.status == CRASHED
+    assert trace.outcome.message == "the program stopped without reporting how it ended"
+    with using("zh"):
+        assert fold([]).outcome.message == "程序停止了，但没有报告结束原因"
+
+
+def test_a_timeout_says_the_limit() -> None:
+    trace = fold([p.Ended(status=TIMEOUT, message="whatever the child wrote", limit=2.5, line=7)])
+    assert trace.outcome.status == TIMEOUT and trace.outcome.line == 7
+    assert trace.outcome.message == "the time limit is 2.5 s"
+    with using("zh"):
+        assert fold([p.Ended(status=TIMEOUT, limit=10.0)]).outcome.message == "时间限制为 10 秒"
+
+
+@pytest.mark.parametrize("code, said", [("3", "sys.exit(3)"), ("'bye'", "sys.exit('bye')"), (None, "sys.exit(?)")])
+def test_an_exit_says_sys_exit_and_its_code(code, said) -> None:
+    trace = fold([p.Ended(status=EXITED, exit_code=code, message="ignored")])
+    assert trace.outcome.status == EXITED
+    assert trace.outcome.message == f"the program called {said}"
+
+
+def test_an_exception_keeps_what_the_child_said() -> None:
+    ended = p.Ended(status=EXCEPTION, message="boom", exc_type="ValueError", line=3, file="hw.py",
+                    traceback="Traceback ...", seconds=0.5)
+    trace = fold([ended])
+    assert trace.outcome == Outcome(EXCEPTION, "boom", exc_type="ValueError", line=3, traceback="Traceback ...",
+                                    seconds=0.5, file="hw.py")
+
+
+def test_notes_are_translated_and_said_once() -> None:
+    found = p.Note(p.Sentence("The parameter {name} was found under another name.", (("name", "w2"),)))
+    refused = p.Note(p.Sentence("Your program tried to {what}; that is not allowed while grading.",
+                                (("what", "start a process"),)))
+    with using("zh"):
+        trace = fold([found, refused, found, refused], notes=["from the parent", "from the parent"])
+    assert trace.notes == ("from the parent", "参数 w2 以另一个名字出现。", "你的程序尝试创建进程；评分时不允许这样做。")
+    english = fold([found, found])
+    assert english.notes == ("The parameter w2 was found under another name.",)
+
+
+def test_a_note_is_cut_at_500_characters() -> None:
+    (note,) = fold([p.Note(p.Sentence("x" * 2000))]).notes
+    assert note == "x" * 500
+
+
+def test_what_the_sandbox_refused_is_translated() -> None:
+    denied = p.Sentence("{what} ({detail})", (("what", "start a process"), ("detail", "/bin/sh")))
+    ended = p.Ended(status=EXCEPTION, message="not allowed", exc_type="PermissionError", denied=denied)
+    assert fold([ended]).outcome.denied == "start a process (/bin/sh)"
+    with using("zh"):
+        assert fold([ended]).outcome.denied == "创建进程 (/bin/sh)"
+
+
+def test_translated_translates_a_catalog_phrase_among_the_arguments() -> None:
+    sentence = p.Sentence("Your program tried to {what}; that is not allowed while grading.",
+                          (("what", "start a process"),))
+    with using("zh"):
+        assert translated(sentence) == "你的程序尝试创建进程；评分时不允许这样做。"
+        assert translated(p.Sentence("{what}", (("what", "not in the catalog"),))) == "not in the catalog"
+        assert translated(p.Sentence("there is no function named {name}", (("name", "forward"),))) == "没有名为 forward 的函数"
+    assert translated(None) is None
+    assert translated(p.Sentence("{count} steps", (("count", 3),))) == "3 steps"
+    assert translated(p.Sentence("abcdef"), limit=3) == "abc"
+
+
+def test_a_template_with_a_missing_argument_is_shown_as_it_came() -> None:
+    assert translated(p.Sentence("there is no function named {name}")) == "there is no function named {name}"
+
+
+def test_errors_of_the_student_functions_are_translated() -> None:
+    error = p.Sentence("there is no function named {name}", (("name", "predict"),))
+    events = [p.ProbeResult(kind="forward", params={}, x=1.0, grads={}, error=error),
+              p.Final(params={}, leaf={}, prediction_error=error)]
+    with using("zh"):
+        trace = fold(events)
+    assert trace.probes[0].error == trace.prediction_error == "没有名为 predict 的函数"
