@@ -69,9 +69,6 @@ def test_first_epoch_rows_of_a_short_or_broken_run() -> None:
     assert rows[2]["observed"] is None  # the third step never ran
 
 
-@pytest.mark.xfail(strict=True, reason="excerpt() with an odd `lines` shows lines - 1 lines but counts only "
-                   "len - lines as left out, and with lines=1 shows every line (rows[-0:]); the writers call it "
-                   "with the default 40, so reports are not affected today")
 @pytest.mark.parametrize("lines", [11, 1])
 def test_excerpt_counts_what_it_leaves_out_for_any_length(lines) -> None:
     text = "\n".join(f"line {i}" for i in range(100))

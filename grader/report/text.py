@@ -52,8 +52,10 @@ def excerpt(text: str, lines: int = 40) -> str:
     rows = text.rstrip().splitlines()
     if len(rows) <= lines:
         return "\n".join(rows)
-    half = lines // 2
-    return "\n".join(rows[:half] + [_("[... {n} lines left out ...]").format(n=len(rows) - lines)] + rows[-half:])
+    head = (lines + 1) // 2  # the odd line goes to the head
+    tail = rows[len(rows) - (lines - head):]
+    left_out = len(rows) - head - len(tail)
+    return "\n".join(rows[:head] + [_("[... {n} lines left out ...]").format(n=left_out)] + tail)
 
 
 def first_epoch_rows(report: Report) -> list[dict[str, Any]]:
