@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, replace
 
@@ -98,7 +99,9 @@ def grade(
 ) -> Report:
     if submission.problem:
         return assemble(spec, submission, Trace(outcome=Outcome(UNREADABLE, submission.problem)))
-    rng = random.Random(seed) if seed is not None else random.SystemRandom()
+    # Fresh points for every run unless seeded: a generator seeded from the system's entropy (drawing each
+    # number from the system, as SystemRandom does, costs a call to the kernel per number).
+    rng = random.Random(seed if seed is not None else os.urandom(32))
     probes = draw_probes(spec, rng)
     trace = runner.run(submission, spec, probes, Limits(time_limit=time_limit or spec.time_limit))
     return assemble(spec, submission, trace)

@@ -3,7 +3,7 @@
 Three conversations cross a process boundary:
 
 * **configuration**: the parent hands the child one ``ChildConfig`` (JSON) over a private pipe;
-* **events**: the child reports what it observed as events (``Ready``, ``Step``, ``Ended``, ...), sent in
+* **events**: the child reports what it observed as events (``Ready``, ``Steps``, ``Ended``, ...), sent in
   signed *frames* over another private pipe.  A frame is one line, ``MAC PAYLOAD``, where PAYLOAD is a JSON
   array of event objects and MAC the first 16 bytes (hex) of HMAC-SHA256(key, b"SEQUENCE:" + PAYLOAD), with
   the key drawn by the parent for this run and SEQUENCE counting the frames from 0.  The parent reads them
@@ -291,7 +291,10 @@ def _decode(cls: type, data: Any, what: str) -> Any:
             values[name] = read(raw)
         except ProtocolError as exc:
             raise ProtocolError(f"{what}, field {name!r}: {exc}") from None
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ProtocolError as exc:  # a rule across fields
+        raise ProtocolError(f"{what}: {exc}") from None
 
 
 def plain(value: Any) -> Any:
@@ -320,16 +323,33 @@ class Ready:
     isolation: tuple[str, ...] = _reader(_isolation, ())
 
 
-@dataclass(frozen=True)
-class Step:
-    """One backward pass: its loss, each parameter's gradient after it and value at it, where it was called."""
+_line, _file = _integer(1, optional=True), _text(300)
 
-    KIND: ClassVar[str] = "step"
-    grads: Mapping[str, float | None] = _reader(_numbers)
-    params: Mapping[str, float | None] = _reader(_numbers)
-    loss: float | None = _reader(number, None)
-    line: int | None = _reader(_integer(1, optional=True), None)
-    file: str | None = _reader(_text(300), None)
+
+def _row(value: Any) -> tuple:
+    """One backward pass: [loss, line, file, [gradients...], [values...]]."""
+    if type(value) is not list or len(value) != 5:
+        raise ProtocolError("a step is a list of five: loss, line, file, gradients, values")
+    loss, line, file, grads, params = value
+    if type(grads) is not list or type(params) is not list or len(grads) > 64 or len(params) > 64:
+        raise ProtocolError("a step's gradients and values are lists of numbers")
+    return (loss if type(loss) is float else number(loss), _line(line), _file(file),
+            tuple([v if type(v) is float else number(v) for v in grads]),
+            tuple([v if type(v) is float else number(v) for v in params]))
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Backward passes, in order: for each, the loss it started from, where backward() was called, and each
+    parameter's gradient after it and value at it, in the order of ``names`` (None where one was missing)."""
+
+    KIND: ClassVar[str] = "steps"
+    names: tuple[str, ...] = _reader(_sequence(_text(100, optional=False), 64))
+    rows: tuple[tuple, ...] = _reader(_sequence(_row, 100_000))
+
+    def __post_init__(self) -> None:
+        if any(len(row[3]) != len(self.names) or len(row[4]) != len(self.names) for row in self.rows):
+            raise ProtocolError("a step has a gradient and a value for each of the names")
 
 
 @dataclass(frozen=True)
@@ -434,11 +454,11 @@ class Done:
     KIND: ClassVar[str] = "done"
 
 
-Event = Ready | Step | ExtraSteps | Note | Ended | Final | ProbeResult | Figure | Cell | Done
-EVENT_TYPES: dict[str, type] = {cls.KIND: cls for cls in (Ready, Step, ExtraSteps, Note, Ended, Final, ProbeResult,
+Event = Ready | Steps | ExtraSteps | Note | Ended | Final | ProbeResult | Figure | Cell | Done
+EVENT_TYPES: dict[str, type] = {cls.KIND: cls for cls in (Ready, Steps, ExtraSteps, Note, Ended, Final, ProbeResult,
                                                            Figure, Cell, Done)}
 # The kinds, for the child's writing side (plain strings it can copy).
-READY, STEP, EXTRA_STEPS, NOTE, ENDED, FINAL, PROBE, FIGURE, CELL, DONE = EVENT_TYPES
+READY, STEPS, EXTRA_STEPS, NOTE, ENDED, FINAL, PROBE, FIGURE, CELL, DONE = EVENT_TYPES
 
 
 def decode_event(data: Any) -> Event:

@@ -143,12 +143,16 @@ def _ready(fold: _Fold, event: p.Ready) -> None:
     fold.isolation = event.isolation
 
 
-def _step(fold: _Fold, event: p.Step) -> None:
-    if len(fold.steps) >= fold.max_steps:
-        fold.extra += 1
-        return
-    fold.steps.append(Step(loss=event.loss, grads=fold.numbers(event.grads), params=fold.numbers(event.params),
-                           line=event.line, file=event.file))
+def _steps(fold: _Fold, event: p.Steps) -> None:
+    where = {name: index for index, name in enumerate(event.names)}
+    columns = [(name, where.get(name)) for name in fold.names]  # the spec's names only, in its order
+    for loss, line, file, grads, values in event.rows:
+        if len(fold.steps) >= fold.max_steps:
+            fold.extra += 1
+            continue
+        fold.steps.append(Step(loss=loss, line=line, file=file,
+                               grads={name: None if i is None else grads[i] for name, i in columns},
+                               params={name: None if i is None else values[i] for name, i in columns}))
 
 
 def _extra_steps(fold: _Fold, event: p.ExtraSteps) -> None:
@@ -196,7 +200,7 @@ def _done(fold: _Fold, event: p.Done) -> None:
 
 
 FOLD: dict[type, Callable[[_Fold, Any], None]] = {
-    p.Ready: _ready, p.Step: _step, p.ExtraSteps: _extra_steps, p.Note: _note, p.Ended: _ended, p.Final: _final,
+    p.Ready: _ready, p.Steps: _steps, p.ExtraSteps: _extra_steps, p.Note: _note, p.Ended: _ended, p.Final: _final,
     p.ProbeResult: _probe, p.Figure: _figure, p.Cell: _cell, p.Done: _done,
 }
 

@@ -16,8 +16,8 @@ KEY = os.urandom(32)
 
 EVENTS = [
     p.Ready(isolation=("limits", "audit", "network")),
-    p.Step(grads={"w": -2.0}, params={"w": 1.0}, loss=1.0, line=12, file="hw.py"),
-    p.Step(grads={"w1": None, "b": math.inf}, params={"w1": -math.inf, "b": 0.5}),
+    p.Steps(names=("w",), rows=((1.0, 12, "hw.py", (-2.0,), (1.0,)), (0.5, 13, "hw.py", (-1.5,), (1.02,)))),
+    p.Steps(names=("w1", "b"), rows=((None, None, None, (None, math.inf), (-math.inf, 0.5)),)),
     p.ExtraSteps(count=150),
     p.Note(text=p.Sentence("The parameter {name} was found under another name.", (("name", "w"),))),
     p.Ended(status="exception", message="boom", exc_type="ValueError", line=3, file="hw.py",
@@ -88,12 +88,17 @@ def test_frames_from_elsewhere_are_counted_not_read() -> None:
     [
         ([1, 2], "an event is a JSON object, not list"),
         ({"event": "teleport"}, "unknown event kind 'teleport'"),
-        ({"kind": "step"}, "unknown event kind 'None'"),
-        ({"event": "step", "grads": {}, "params": {}, "speed": 3}, "step event: unknown field 'speed'"),
-        ({"event": "step", "params": {}}, "step event: field 'grads' is missing"),
-        ({"event": "step", "grads": {"w": "fast"}, "params": {}}, "step event, field 'grads': a number was expected, not str"),
-        ({"event": "step", "grads": [], "params": {}}, "field 'grads': an object was expected, not list"),
-        ({"event": "step", "grads": {}, "params": {}, "line": 0}, "field 'line': 0 is below 1"),
+        ({"kind": "steps"}, "unknown event kind 'None'"),
+        ({"event": "steps", "names": [], "rows": [], "speed": 3}, "steps event: unknown field 'speed'"),
+        ({"event": "steps", "rows": []}, "steps event: field 'names' is missing"),
+        ({"event": "steps", "names": ["w"], "rows": [[1.0, None, None, ["fast"], [1.0]]]},
+         "steps event, field 'rows': a number was expected, not str"),
+        ({"event": "steps", "names": ["w"], "rows": [[1.0, None, None, {}, [1.0]]]},
+         "field 'rows': a step's gradients and values are lists of numbers"),
+        ({"event": "steps", "names": ["w"], "rows": [[1.0, 0, None, [1.0], [1.0]]]}, "field 'rows': 0 is below 1"),
+        ({"event": "steps", "names": ["w"], "rows": [[1.0, None, [1.0], [1.0]]]}, "a step is a list of five"),
+        ({"event": "steps", "names": ["w", "b"], "rows": [[1.0, None, None, [1.0], [1.0]]]},
+         "steps event: a step has a gradient and a value for each of the names"),
         ({"event": "extra_steps", "count": True}, "field 'count': a whole number was expected, not bool"),
         ({"event": "outcome", "status": "won"}, "field 'status': 'won' is not one of finished"),
         ({"event": "ready", "isolation": ["limits", "magic"]}, "'magic' is not one of limits"),
@@ -113,11 +118,11 @@ def test_a_malformed_event_is_refused_with_its_reason(data, reason) -> None:
 
 
 def test_a_malformed_event_in_a_genuine_frame_is_dropped_and_said() -> None:
-    payload = json.dumps([{"event": "done"}, {"event": "step", "grads": "x", "params": {}}]).encode()
+    payload = json.dumps([{"event": "done"}, {"event": "steps", "names": "x", "rows": []}]).encode()
     reader = p.FrameReader(KEY)
     got = reader.feed(p.sign(KEY, 0, payload) + b" " + payload + b"\n")
     assert [e.KIND for e in got] == ["done"] and reader.foreign == 0
-    assert reader.problems == ["step event, field 'grads': an object was expected, not str"]
+    assert reader.problems == ["steps event, field 'names': a list was expected, not str"]
     bad = b"[not json"
     assert reader.feed(p.sign(KEY, 1, bad) + b" " + bad + b"\n") == []
     assert reader.problems[-1] == "a frame that is not JSON"

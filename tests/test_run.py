@@ -207,7 +207,7 @@ def collected(events, *, foreign=0, problems=(), outcome=None, stdout=b"", stder
     return Collected(list(events), reader, out, err, outcome)
 
 
-STEP = protocol.Step(grads={"w": -2.0}, params={"w": 1.0}, loss=1.0)
+STEP = protocol.Steps(names=("w",), rows=((1.0, None, None, (-2.0,), (1.0,)),))
 
 
 def test_a_run_that_said_everything_ends_as_the_child_said() -> None:

@@ -22,8 +22,9 @@ def fold(events, *, outcome=None, notes=(), max_steps=300, names=NAMES, **kwargs
                        max_steps=max_steps)
 
 
-def step(loss: float, **grads: float) -> p.Step:
-    return p.Step(grads=grads, params={name: 1.0 for name in grads}, loss=loss)
+def step(loss: float, **grads: float) -> p.Steps:
+    """One backward pass with these gradients, every parameter at 1."""
+    return p.Steps(names=tuple(grads), rows=((loss, None, None, tuple(grads.values()), (1.0,) * len(grads)),))
 
 
 def test_every_event_kind_has_a_decoder() -> None:
@@ -33,8 +34,7 @@ def test_every_event_kind_has_a_decoder() -> None:
 def test_a_whole_run_is_folded() -> None:
     events = [
         p.Ready(isolation=("limits", "audit")),
-        p.Step(grads={"w1": 2.0, "w2": 2.0, "b": 2.0}, params={"w1": 1.0, "w2": 1.0, "b": 1.0}, loss=1.0, line=20,
-               file="hw.py"),
+        p.Steps(names=("w1", "w2", "b"), rows=((1.0, 20, "hw.py", (2.0, 2.0, 2.0), (1.0, 1.0, 1.0)),)),
         p.Figure(number=1, lines=(p.PlotLine("cost", (1.0, 0.5)),)),
         p.Cell(index=1, number=1, stdout="hi\n"),
         p.ProbeResult(kind="forward", params={"w1": 0.5, "w2": -1.0, "b": 2.0}, x=3.0, grads={"w1": 9.0}, value=3.5),
@@ -69,7 +69,8 @@ def test_steps_past_the_cap_are_only_counted() -> None:
 
 def test_values_are_kept_only_for_the_specs_names() -> None:
     events = [
-        p.Step(grads={"w1": 1.0, "w": 5.0, "__class__": 6.0}, params={"w1": 0.5, "b": math.inf, "x": 7.0}),
+        p.Steps(names=("w1", "w", "__class__", "b", "x"),
+                rows=((None, None, None, (1.0, 5.0, 6.0, None, None), (0.5, None, None, math.inf, 7.0)),)),
         p.ProbeResult(kind="loss", params={"w1": 0.5, "w2": None, "z": 3.0}, x=1.0, y=2.0, grads={"q": 1.0}),
         p.Final(params={"w1": 1.0, "other": 2.0}, leaf={"w1": False, "other": True}),
     ]

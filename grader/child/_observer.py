@@ -39,8 +39,8 @@ import types  # noqa: E402
 from grader import protocol as _protocol  # noqa: E402
 
 _encode, _frame, _sentence = _protocol.private_copy(("encode", "frame", "sentence_json"), __builtins__)
-_READY, _STEP, _EXTRA, _NOTE, _ENDED, _FINAL, _PROBE, _FIGURE, _CELL, _DONE = (
-    _protocol.READY, _protocol.STEP, _protocol.EXTRA_STEPS, _protocol.NOTE, _protocol.ENDED, _protocol.FINAL,
+_READY, _STEPS, _EXTRA, _NOTE, _ENDED, _FINAL, _PROBE, _FIGURE, _CELL, _DONE = (
+    _protocol.READY, _protocol.STEPS, _protocol.EXTRA_STEPS, _protocol.NOTE, _protocol.ENDED, _protocol.FINAL,
     _protocol.PROBE, _protocol.FIGURE, _protocol.CELL, _protocol.DONE)
 _CHILD_ENDINGS = tuple(_protocol.CHILD_ENDINGS)
 _FINISHED, _TIMEOUT, _EXCEPTION = _protocol.FINISHED, _protocol.TIMEOUT, _protocol.EXCEPTION
@@ -104,23 +104,36 @@ def basename(path: str) -> str:
 
 class Channel:
     """Events to the parent in signed frames (grader/protocol.py).  Student code can write into the pipe,
-    but what it writes fails the parent's check and the run is marked as tampered with.  Step events are
-    buffered (a write per event would cost more than the student's whole training) and go out every
-    FLUSH_EVENTS events or FLUSH_SECONDS; every other event flushes the buffer at once."""
+    but what it writes fails the parent's check and the run is marked as tampered with.  Backward passes
+    are gathered into one Steps event per frame (a write per pass would cost more than the student's whole
+    training), which goes out every FLUSH_EVENTS passes or FLUSH_SECONDS; any other event goes out at once,
+    after the passes gathered before it."""
 
-    def __init__(self, fd: int, key: bytes) -> None:
-        self.fd, self.key = fd, key
+    def __init__(self, fd: int, key: bytes, names: tuple) -> None:
+        self.fd, self.key, self.names = fd, key, list(names)
         self.buffer: list[str] = []
+        self.rows: list[list] = []
         self.flushed = _monotonic()
         self.sequence = 0
 
-    def send(self, kind: str, fields: dict, buffered: bool = False) -> None:
-        fields["event"] = kind
-        self.buffer.append(_encode(fields))
-        if not buffered or len(self.buffer) >= FLUSH_EVENTS or _monotonic() - self.flushed > FLUSH_SECONDS:
+    def step(self, row: list) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= FLUSH_EVENTS or _monotonic() - self.flushed > FLUSH_SECONDS:
             self.flush()
 
+    def send(self, kind: str, fields: dict) -> None:
+        self._steps()
+        fields["event"] = kind
+        self.buffer.append(_encode(fields))
+        self.flush()
+
+    def _steps(self) -> None:
+        if self.rows:
+            self.buffer.append(_encode({"event": _STEPS, "names": self.names, "rows": self.rows}))
+            self.rows = []
+
     def flush(self) -> None:
+        self._steps()
         self.flushed = _monotonic()
         if not self.buffer:
             return
@@ -294,11 +307,13 @@ class Parameters:
 
     def remember(self, params: dict, functions: dict) -> None:
         """What this pass used: the tensors, and the functions in use while this assignment trains."""
-        self.observer.let_go(*self.last_seen.values())
-        self.last_seen.update(params)
+        last = self.last_seen
+        if len(last) != len(params) or any(last.get(name) is not tensor for name, tensor in params.items()):
+            self.observer.let_go(*last.values())
+            last.update(params)
         for role in _ROLES:
             value = functions.get(self.functions[role])
-            if value is not None:
+            if value is not None and value is not self.functions_seen.get(role):
                 self.observer.let_go(self.functions_seen.get(role))
                 self.functions_seen[role] = value
 
@@ -324,18 +339,16 @@ class Parameters:
 
 
 class Steps:
-    """The backward passes: each sent as a step event, up to ``max_steps``; past that, only counted."""
+    """The backward passes: each sent (in a Steps event), up to ``max_steps``; past that, only counted."""
 
     def __init__(self, max_steps: int, channel: Channel) -> None:
         self.max_steps, self.channel = max_steps, channel
         self.count = 0
         self.extra = 0
 
-    def record(self, loss, grads: dict, params: dict, line) -> None:
+    def record(self, loss, line, grads: list, values: list) -> None:
         if self.count < self.max_steps:
-            self.channel.send(_STEP, {"loss": loss, "grads": grads, "params": params,
-                                      "line": line[0] if line else None, "file": line[1] if line else None},
-                              buffered=True)
+            self.channel.step([loss, line[0] if line else None, line[1] if line else None, grads, values])
         else:
             self.extra += 1
         self.count += 1
@@ -459,7 +472,7 @@ class Observer:
         lock = _allocate_lock()
         self._busy, self._done = lock.acquire, lock.release
 
-    def dispatch(self, foreign_handlers: bool, method, *args):
+    def dispatch(self, method, foreign_handlers: bool, *args):
         """The one way into the observer (through a capability).  Returns (result, graveyard): the student
         objects this call let go of, which the capability releases once out of here, so that no student
         finalizer (``__del__``, ``weakref.finalize``) runs while an observer frame is on the stack.  The
@@ -564,9 +577,16 @@ class Observer:
         if not self.params.concern(loss, params, line):
             return  # another model's training (a notebook holding both homeworks), or unnamed parameters
         self.params.remember(params, functions)
-        values = {name: tensors.scalar(t) for name, t in params.items()}
-        grads = {name: tensors.grad_of(t) for name, t in params.items()}
-        self.steps.record(tensors.scalar(loss), grads, values, line)
+        values, grads = [], []
+        for name in self.names:  # known tensors: read without asking again
+            tensor = params.get(name)
+            if tensor is None:
+                values.append(None)
+                grads.append(None)
+            else:
+                values.append(float(tensors.item(tensor)) if tensors.numel(tensor) == 1 else None)
+                grads.append(tensors.grad_of(tensor))
+        self.steps.record(tensors.scalar(loss), line, grads, values)
 
     def figure_changed(self, number, lines, axes) -> bool:
         return self.figures.changed(self.units.cell_key, number, lines, axes)

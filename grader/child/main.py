@@ -8,6 +8,7 @@ stdout and stderr go to the parent's capture, never mixed with the events.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.util
 import os
@@ -125,7 +126,7 @@ def prepare(config: ChildConfig, events_fd: int) -> Caps:
     import torch
 
     private = take_observer()
-    channel = private.Channel(events_fd, bytes.fromhex(config.key))
+    channel = private.Channel(events_fd, bytes.fromhex(config.key), tuple(config.parameters))
     roots = readable()
     hook, control = make_hook(config.workdir, roots)
     observer = private.Observer(config, channel, control, torch)
@@ -133,7 +134,7 @@ def prepare(config: ChildConfig, events_fd: int) -> Caps:
     keep, seal_here = observer.sealed, sealer()
 
     def cap(method):
-        return capability(lambda foreign, *args: observer.dispatch(foreign, method, *args), keep, seal_here)
+        return capability(functools.partial(observer.dispatch, method), keep, seal_here)
 
     caps = Caps()
     for name in private.CAPABILITIES:

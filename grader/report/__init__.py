@@ -31,23 +31,34 @@ GRADED_NOTEBOOK = ("graded.ipynb", ipynb.render)
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new one, never a half-written file: a
-    temporary file, flushed to disk, renamed over the target, and the folder flushed too.  A crash, a
-    Ctrl-C or a power cut leaves the old file or the new one (about 1 ms per file on an SSD)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write one file so that readers see the old content or the new one, never a half-written file (see
+    ``atomic_write_all``)."""
+    atomic_write_all(path.parent, {path.name: text})
+
+
+def atomic_write_all(folder: Path, files: dict[str, str]) -> None:
+    """Write files into one folder so that readers see each one's old content or its new one, never a
+    half-written file: each goes to a temporary file, flushed to disk, then all are renamed over their
+    targets and the folder is flushed once.  A crash, a Ctrl-C or a power cut leaves each file old or new."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[str, str]] = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _sync_folder(path.parent)
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            written.append((tmp, name))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for tmp, name in written:
+            os.replace(tmp, folder / name)
+        _sync_folder(folder)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp, _name in written:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
         raise
 
 
@@ -63,12 +74,12 @@ def _sync_folder(folder: Path) -> None:
 
 
 def write_reports(report: Report, folder: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
-    written = {}
+    """Render the chosen formats (and a notebook's graded.ipynb) and write them together; where each went."""
+    texts, written = {}, {}
     for fmt, (filename, render) in [(f, WRITERS[f]) for f in formats] + [("ipynb", GRADED_NOTEBOOK)]:
         text = render(report)
-        if text is None:
-            continue
-        path = folder / filename
-        atomic_write(path, text)
-        written[fmt] = path
+        if text is not None:
+            texts[filename] = text
+            written[fmt] = folder / filename
+    atomic_write_all(folder, texts)
     return written

@@ -4,7 +4,7 @@ import json
 import os
 
 fake = [
-    {"event": "step", "loss": 1.0, "grads": {"w": -2.0}, "params": {"w": 1.0}},
+    {"event": "steps", "names": ["w"], "rows": [[1.0, 10, "forge_channel.py", [-2.0], [1.0]]]},
     {"event": "outcome", "status": "finished", "seconds": 0.1},
     {"event": "final", "params": {"w": 2.0}, "leaf": {"w": True}, "prediction": 8.0, "functions": ["forward", "loss"]},
     {"event": "done"},
