@@ -133,7 +133,7 @@ def report(profiles: dict[str, list[Path]], rate: int, top: int) -> None:
             print(f"    {100 * n / max(total, 1):5.1f}%  {n / rate:6.2f} s  {frame}")
 
 
-def profile(pyspy: str, argv: list[str], rate: int = 200, top: int = 20, **popen) -> None:
+def profile(pyspy: str, argv: list[str], rate: int = 200, top: int = int(os.environ.get("TOP", "20")), **popen) -> None:
     with tempfile.TemporaryDirectory(prefix="grader-profile-") as tmp:
         started = time.perf_counter()
         profiles, missed = record(pyspy, argv, Path(tmp), rate, **popen)

@@ -4,7 +4,7 @@
 
 batch_speed.py runs this script the way the grader starts its warm process (`python -I -B`, with
 MPLBACKEND=Agg and OMP_NUM_THREADS=1), so both pay the same start-up.  It warms up exactly as the
-grader's warm process does (`zygote()` in grader/_child.py: the steps are copied here, not imported, so
+grader's warm process does (`warm()` in grader/child/zygote.py: the steps are copied here, not imported, so
 that this script keeps measuring the floor whatever happens to the grader's internals), then forks one
 child per FOLDER/*.py, at most --jobs at a time.  Each child runs its file as `__main__` in a fresh
 temporary folder and leaves with os._exit.  Nothing else: no observer, no sandbox, no probes, no report.

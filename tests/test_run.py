@@ -257,12 +257,12 @@ def test_the_parents_timeout_stands_without_done() -> None:
 
 
 def test_malformed_messages_become_one_note_each() -> None:
-    problems = ["a frame that is not JSON", "a frame that is not JSON", "step event: field 'grads' is missing"]
+    problems = ["a frame that is not JSON", "a frame that is not JSON", "steps event: field 'rows' is missing"]
     events = [protocol.Ready(), protocol.Ended(FINISHED), protocol.Done()]
     trace = finish_trace(LINEAR, collected(events, problems=problems), 1.0, 0)
     assert trace.notes == (
         "The grader's channel carried a malformed message (a frame that is not JSON); it was ignored.",
-        "The grader's channel carried a malformed message (step event: field 'grads' is missing); it was ignored.",
+        "The grader's channel carried a malformed message (steps event: field 'rows' is missing); it was ignored.",
     )
 
 

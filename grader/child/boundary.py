@@ -161,6 +161,7 @@ def forwarder(real, observe, like=None):
 
 
 STUDENT_FILES: list = [frozenset()]  # the file names of the student's code (set by the driver)
+DRIVER: list = [None]  # the driver's globals: frames from there down are the grader's (set by the driver)
 
 
 def gather():
@@ -168,9 +169,9 @@ def gather():
     the innermost one: what the observer looks parameters up in.  Read here, not in the observer, because refreshing a
     frame's locals can free a student object, and its finalizer would run inside the observer."""
     spaces, line = [], None
-    files = STUDENT_FILES[0]
+    files, driver = STUDENT_FILES[0], DRIVER[0]
     frame = sys._getframe(2)
-    while frame is not None:
+    while frame is not None and frame.f_globals is not driver:
         filename = frame.f_code.co_filename
         if filename in files:
             if line is None:

@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from grader.child import ipython, pyplot
-from grader.child.boundary import STUDENT_FILES, Caps, use
+from grader.child.boundary import DRIVER, STUDENT_FILES, Caps, use
 from grader.child.sandbox import SandboxViolation
 from grader.child.values import requires_grad, scalar
 
@@ -125,6 +125,7 @@ def drive(caps: Caps) -> None:
         return
     units, module, limit, filenames = began
     STUDENT_FILES[0] = filenames
+    DRIVER[0] = globals()  # the student's frames all lie above run_unit's
     sys.modules["__main__"] = module
     sys.argv = [module.__file__]
     namespace = module.__dict__

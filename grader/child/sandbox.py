@@ -113,7 +113,7 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
 
     The hook is one closure that calls no Python function and reads no global: its rules, and the builtins
     and C functions it uses, are values bound when it was made; it resolves paths itself (lstat, readlink).
-    So replacing anything in ``grader._sandbox``, ``builtins``, ``os`` or ``os.path`` cannot switch a rule
+    So replacing anything in ``grader.child.sandbox``, ``builtins``, ``os`` or ``os.path`` cannot switch a rule
     off or fool one, and student code that sees the hook's frame (from a ``__fspath__`` it calls, a signal
     handler) finds only immutable values.  What it cannot see: a file swapped between its check and the
     open by a second thread (the jail is the wall for files)."""
