@@ -97,17 +97,6 @@ class Trace:
         return len(self.steps) + self.extra_steps
 
 
-def strict(value: Any) -> Any:
-    """The value with every non-finite float, at any depth, written as "nan", "inf" or "-inf"."""
-    if isinstance(value, float):
-        return encode_number(value)
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    return value
-
-
 def translated(sentence: p.Sentence | None, limit: int = 2000) -> str | None:
     """A sentence the child sent, in the language of the report (a catalog phrase among its arguments,
     such as what the sandbox refused, is translated too)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from grader.grade import Report
 from grader.report.text import first_epoch_rows
-from grader.trace import encode_number, strict
+from grader.protocol import encode_number, plain
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -40,4 +40,4 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(strict(to_dict(report)), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    return json.dumps(plain(to_dict(report)), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
