@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 
 from grader.check import FAIL, PASS, CheckResult, fmt, step_label
 from grader.i18n import _
-from grader.load import Submission
+from grader.protocol import visible
+from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import FINISHED, Probe, Step, Trace
@@ -72,15 +73,16 @@ def _complete(step: Step, names: Sequence[str]) -> bool:
 def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
     """The first line of the student's code matching a regular expression: (file, line, text)."""
     regex = re.compile(pattern)
+    filename = readable_name(submission.path.name)
     if submission.cells is not None:
-        units = [(f"{submission.path.name}, cell {c.number}", c.source) for c in submission.cells]
+        units = [(f"{filename}, cell {c.number}", c.source) for c in submission.cells]
     else:
-        units = [(submission.path.name, submission.source)]
+        units = [(filename, submission.source)]
     for name, text in units:
         for number, line in enumerate(text.splitlines(), start=1):
             code = line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
             if regex.search(code) and code.strip():
-                return name, number, code.strip()
+                return name, number, visible(code.strip(), 300)  # the student's text, made safe to show
     return None, None, None
 
 

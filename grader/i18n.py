@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
+import string
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,9 +74,25 @@ def default_language(environ: Mapping[str, str] | None = None) -> str:
     return "en"
 
 
+_FIELD = re.compile(r"[A-Za-z_]\w{0,40}")
+_SPEC = re.compile(r"(\.\d)?[gf]?")  # what the kit's own templates use: {x}, {x:g}, {rel:.2g}
+
+
 def translate_template(template: str, args: Mapping[str, object]) -> str:
-    """A message the child process sent as an English template and its arguments."""
+    """A message the child process sent as an English template and its arguments, in the current language.
+    The template comes from another process, so only the kit's own kind of placeholder is filled in (a
+    name, with at most a precision and g or f): one that asks for anything else (a width that would build
+    a gigabyte string, an attribute, a missing argument) leaves the template shown as it came."""
+    text = _(template)
+    out = []
     try:
-        return _(template).format(**args)
-    except (KeyError, IndexError, ValueError, AttributeError):
+        for literal, name, spec, conversion in string.Formatter().parse(text):
+            out.append(literal)
+            if name is None:
+                continue
+            if conversion or not _FIELD.fullmatch(name) or name not in args or not _SPEC.fullmatch(spec or ""):
+                return template
+            out.append(format(args[name], spec or ""))
+    except (ValueError, TypeError):
         return template
+    return "".join(out)

@@ -10,6 +10,7 @@ with ``problem`` saying why: it is reported with a score of 0, never a crash.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Sequence
 
 from grader.errors import UsageError
 from grader.i18n import _
+from grader.protocol import visible
 from grader.notebook import CodeCell, NotebookProblem, NotebookSource, read_notebook
 from grader.spec import Spec
 
@@ -37,6 +39,22 @@ class Submission:
     notebook: str | None = None  # the submitted notebook (nbformat 4 JSON), for graded.ipynb
     problem: str | None = None  # why the file cannot be run, when it cannot
     notes: tuple[str, ...] = ()
+
+
+def readable_name(name: str) -> str:
+    """A file or folder name as text any report can hold.  Names unpacked from an archive made on Chinese
+    Windows reach Python as GBK bytes it could not decode (lone surrogates): their bytes are read as
+    UTF-8, else GB18030, else shown as escapes; control characters are escaped too."""
+    data = os.fsencode(name)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = data.decode("utf-8", "backslashreplace")
+    return visible(text).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def decode_source(data: bytes, path: Path) -> tuple[str, str]:
@@ -116,7 +134,7 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         raise exc
     return Submission(
         path=path,
-        display_name=str(path),
+        display_name=readable_name(str(path)),
         source=source,
         assignment=spec.name,
         cells=cells,
@@ -130,8 +148,8 @@ def skipped_notes(cells: Sequence[CodeCell]) -> list[str]:
     notes = []
     for cell in cells:
         if not cell.run:
-            notes.append(_("Cell {n} was not run: `{line}` is not Python.").format(n=cell.number, line=cell.skipped[0]))
+            notes.append(_("Cell {n} was not run: `{line}` is not Python.").format(n=cell.number, line=visible(cell.skipped[0], 300)))
         else:
             notes += [_("Cell {n}: `{line}` was not run (IPython syntax; shell commands never run under the "
-                        "grader).").format(n=cell.number, line=line) for line in cell.skipped]
+                        "grader).").format(n=cell.number, line=visible(line, 300)) for line in cell.skipped]
     return notes

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import re
 from dataclasses import MISSING, dataclass, field, fields
 from types import FunctionType
 from typing import Any, Callable, ClassVar, Mapping
@@ -43,10 +44,11 @@ EXITED = "exit"  # it called sys.exit with a non-zero status
 SYNTAX_ERROR = "syntax_error"
 TIMEOUT = "timeout"
 CRASHED = "crashed"  # the process died without saying how (os._exit, a signal, out of memory)
+OVER_DISK = "disk"  # it wrote more into its scratch folder than it may, and the parent stopped it
 TAMPERED = "tampered"  # something other than the grader wrote into the grader's channel: nothing counts
 UNREADABLE = "unreadable"  # the file could not be turned into code to run (a broken notebook, ...)
 CHILD_ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT)  # what the child itself may report
-ENDINGS = CHILD_ENDINGS + (CRASHED, UNREADABLE, TAMPERED)
+ENDINGS = CHILD_ENDINGS + (CRASHED, OVER_DISK, UNREADABLE, TAMPERED)
 
 ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user")
 ROLES = ("forward", "loss")  # the student's functions the grader calls, by role
@@ -172,6 +174,31 @@ def _text(limit: int, optional: bool = True) -> Callable[[Any], str | None]:
     return read
 
 
+# What cannot be shown as it is: C0 and C1 controls but newline and tab, lone surrogates (not Unicode: no
+# UTF-8 writer takes them), and the bidirectional controls that can make text read otherwise than it is.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str, limit: int | None = None) -> str:
+    """Text from a submission made safe to keep and to show anywhere: at most ``limit`` characters,
+    Windows line ends as newlines, and every character in _HIDDEN written as its escape (``\\x1b``)."""
+    if limit is not None:
+        text = text[:limit]
+    text = text.replace("\r\n", "\n")
+    return _HIDDEN.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def _said(limit: int, optional: bool = True) -> Callable[[Any], str | None]:
+    """A string the child sent: cut at ``limit`` characters, and made visible (see ``visible``)."""
+    read = _text(limit, optional)
+
+    def said(value: Any) -> str | None:
+        text = read(value)
+        return None if text is None else visible(text)
+
+    return said
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ProtocolError(f"true or false was expected, not {type(value).__name__}")
@@ -233,7 +260,7 @@ class Sentence:
 def _argument(value: Any) -> str | int | float:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ProtocolError(f"a sentence's argument must be text or a number, not {type(value).__name__}")
-    return value[:1000] if isinstance(value, str) else value
+    return visible(value, 1000) if isinstance(value, str) else value
 
 
 def _sentence(value: Any) -> Sentence | None:
@@ -242,7 +269,7 @@ def _sentence(value: Any) -> Sentence | None:
     if not isinstance(value, dict) or set(value) - {"template", "args"} or not isinstance(value.get("template"), str):
         raise ProtocolError("a sentence is an object with a template and its args")
     args = _table(_argument, most=16)(value.get("args", {}))
-    return Sentence(value["template"][:2000], tuple(args.items()))
+    return Sentence(visible(value["template"], 2000), tuple(args.items()))
 
 
 def _isolation(value: Any) -> tuple[str, ...]:
@@ -323,7 +350,7 @@ class Ready:
     isolation: tuple[str, ...] = _reader(_isolation, ())
 
 
-_line, _file = _integer(1, optional=True), _text(300)
+_line, _file = _integer(1, optional=True), _said(300)
 
 
 def _row(value: Any) -> tuple:
@@ -344,7 +371,7 @@ class Steps:
     parameter's gradient after it and value at it, in the order of ``names`` (None where one was missing)."""
 
     KIND: ClassVar[str] = "steps"
-    names: tuple[str, ...] = _reader(_sequence(_text(100, optional=False), 64))
+    names: tuple[str, ...] = _reader(_sequence(_said(100, optional=False), 64))
     rows: tuple[tuple, ...] = _reader(_sequence(_row, 100_000))
 
     def __post_init__(self) -> None:
@@ -374,14 +401,14 @@ class Ended:
 
     KIND: ClassVar[str] = "outcome"
     status: str = _reader(_one_of(CHILD_ENDINGS))
-    message: str | None = _reader(_text(2000), None)
-    exc_type: str | None = _reader(_text(200), None)
+    message: str | None = _reader(_said(2000), None)
+    exc_type: str | None = _reader(_said(200), None)
     line: int | None = _reader(_integer(1, optional=True), None)
-    file: str | None = _reader(_text(300), None)
-    traceback: str | None = _reader(_text(20_000), None)
+    file: str | None = _reader(_said(300), None)
+    traceback: str | None = _reader(_said(20_000), None)
     seconds: float | None = _reader(number, None)
     limit: float | None = _reader(number, None)  # the time limit, when that is how it ended
-    exit_code: str | None = _reader(_text(100), None)  # sys.exit's argument, when that is how it ended
+    exit_code: str | None = _reader(_said(100), None)  # sys.exit's argument, when that is how it ended
     denied: Sentence | None = _reader(_sentence, None)  # what the sandbox refused, when that is how
 
 
@@ -410,10 +437,14 @@ class ProbeResult:
     value: float | None = _reader(number, None)
     error: Sentence | None = _reader(_sentence, None)
 
+    def __post_init__(self) -> None:
+        if self.kind == "loss" and self.y is None:
+            raise ProtocolError("a probe of loss has a y")
+
 
 @dataclass(frozen=True)
 class PlotLine:
-    label: str = _reader(_text(200), "")
+    label: str = _reader(_said(200), "")
     ys: tuple[float | None, ...] = _reader(_sequence(number, 10_000), ())
 
 
@@ -438,12 +469,12 @@ class Cell:
     KIND: ClassVar[str] = "cell"
     index: int = _reader(_integer(0))  # position among all the notebook's cells
     number: int = _reader(_integer(1))  # position among its code cells
-    stdout: str = _reader(_text(200_000, optional=False), "")
-    stderr: str = _reader(_text(200_000, optional=False), "")
-    result: str | None = _reader(_text(10_000), None)  # repr of the cell's last expression, as Jupyter shows it
-    error: str | None = _reader(_text(2000), None)
-    error_name: str | None = _reader(_text(200), None)
-    traceback: tuple[str, ...] = _reader(_sequence(_text(20_000, optional=False), 200), ())
+    stdout: str = _reader(_said(200_000, optional=False), "")
+    stderr: str = _reader(_said(200_000, optional=False), "")
+    result: str | None = _reader(_said(10_000), None)  # repr of the cell's last expression, as Jupyter shows it
+    error: str | None = _reader(_said(2000), None)
+    error_name: str | None = _reader(_said(200), None)
+    traceback: tuple[str, ...] = _reader(_sequence(_said(20_000, optional=False), 200), ())
     figures: tuple[str, ...] = _reader(_sequence(_png, 20), ())  # base64 PNGs
 
 
@@ -596,6 +627,7 @@ class ChildConfig:
     cells: tuple[CellSource, ...] | None = _reader(_cells, None)  # a notebook's code cells, run one by one
     memory_mb: int = _reader(_integer(16), 1024)  # on top of what the process holds when limits are set
     file_mb: int = _reader(_integer(1), 16)  # largest file the child may write
+    disk_mb: int = _reader(_integer(1), 64)  # all it may write into its scratch folder
     figure_png: bool = _reader(_boolean, False)  # draw figures as PNG (a graded notebook shows them)
     jail: bool = _reader(_boolean, True)  # isolate in a jail where the system allows it
 

@@ -20,6 +20,7 @@ from grader.protocol import (  # noqa: F401 - the statuses are part of this modu
     EXITED,
     FINISHED,
     ISOLATION_LAYERS,
+    OVER_DISK,
     SYNTAX_ERROR,
     TAMPERED,
     TIMEOUT,

@@ -66,3 +66,12 @@ def test_translate_template_translates_then_fills_in() -> None:
                                             ("{x.real}", {"x": "s"}), ("{", {})])
 def test_a_template_that_cannot_be_filled_in_is_shown_as_it_came(template, args) -> None:
     assert translate_template(template, args) == template
+
+
+def test_a_template_from_the_child_fills_in_only_the_kits_own_placeholders() -> None:
+    """A template comes from another process: a width that would build a gigabyte string, an attribute, an
+    index, a conversion or a missing argument leave it shown as it came, never an exception."""
+    for template in ("{x:>999999999}", "{x.__class__}", "{x[0]}", "{x!r}", "{y}", "{0}", "{x:g", "{x:d}"):
+        assert translate_template(template, {"x": 1.5}) == template
+    assert translate_template("{x:g} s and {rel:.2g}%", {"x": 2.5, "rel": 12.345}) == "2.5 s and 12%"
+    assert translate_template("{x:g}", {"x": "text"}) == "{x:g}"  # the wrong kind of argument

@@ -73,3 +73,15 @@ def test_undecodable_bytes_become_a_problem_to_report(tmp_path) -> None:
 
 def test_assigned_names_sees_tuple_targets_and_loops() -> None:
     assert {"w1", "w2", "b", "i"} <= assigned_names("w1, w2 = 1, 2\nfor i in []: pass\nb: int = 0\n")
+
+
+def test_file_names_become_text_any_report_can_hold() -> None:
+    import os
+
+    from grader.load import readable_name
+
+    assert readable_name(os.fsdecode("张三作业".encode("gbk"))) == "张三作业"  # unpacked from a Chinese Windows zip
+    assert readable_name(os.fsdecode("李四".encode("utf-8"))) == "李四"
+    assert readable_name(os.fsdecode(b"\xff\xfe")) == "\\xff\\xfe"  # neither: shown as escapes
+    assert readable_name("a\nb\x1b[1m") == "a\\nb\\x1b[1m"
+    readable_name(os.fsdecode(b"\x81\x30")).encode("utf-8")  # whatever it is, it can be written
