@@ -99,3 +99,12 @@ def test_one_point_and_many_points_get_index_labels() -> None:
 def test_labels_are_escaped() -> None:
     root = parse(line_chart([("<b>&", [1.0, 2.0])], title='"</svg>', xlabel="x<y", ylabel="a&b"))
     assert {"<b>&", '"</svg>', "x<y", "a&b"} <= set(labels(root))
+
+
+@pytest.mark.parametrize("ys, log", [([1e20] * 5, False), ([1e20] * 5, True), ([1.7e308, -1.7e308], False),
+                                     ([1e-300] * 3, False), ([5e-324, 1e-323], False), ([3.0, 3.0 + 1e-12], False)])
+def test_constant_huge_and_tiny_series_are_drawn(ys, log) -> None:
+    svg = line_chart([("a", ys)], log=log)
+    root = ET.fromstring(svg)
+    assert "nan" not in svg.lower() and "inf" not in svg.lower()
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}polyline")) == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.i18n import _
-from grader.report import atomic_write
+from grader.report import atomic_write_all
 from grader.report.text import one_line
 
 
@@ -55,8 +55,16 @@ def grades_csv(entries: Sequence) -> str:
         row = rows[student]
         for a in assignments:
             row.setdefault(f"{a}:status", "missing")
-        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else spreadsheet_text(v)) for k, v in row.items()})
     return buffer.getvalue()
+
+
+def spreadsheet_text(value: object) -> object:
+    """A text cell no spreadsheet runs as a formula: one that starts with = + - @, a tab or a carriage
+    return gets a leading apostrophe, which spreadsheets show as text (OWASP's advice for CSV files)."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 def _stats(entries, assignment: str) -> dict:
@@ -81,8 +89,8 @@ def _stats(entries, assignment: str) -> dict:
     }
 
 
-def summary_md(entries: Sequence) -> str:
-    out = ["# " + _("Class summary"), ""]
+def summary_md(entries: Sequence, note: str | None = None) -> str:
+    out = ["# " + _("Class summary"), ""] + ([f"> ⚠️ {one_line(note)}", ""] if note else [])
     for a in _assignments(entries):
         s = _stats(entries, a)
         out += [f"## `{a}`", "",
@@ -104,7 +112,7 @@ def summary_md(entries: Sequence) -> str:
     return "\n".join(out) + "\n"
 
 
-def summary_html(entries: Sequence) -> str:
+def summary_html(entries: Sequence, note: str | None = None) -> str:
     e = escape
     parts = ["<!DOCTYPE html>", '<html lang="{}"><head><meta charset="utf-8">'.format(e(_("en"))),
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -113,7 +121,7 @@ def summary_html(entries: Sequence) -> str:
              "main{max-width:880px;margin:auto}table{border-collapse:collapse;background:#fff;width:100%}"
              "th,td{border:1px solid #dee2e6;padding:4px 8px;text-align:left}"
              ".bar{background:#4dabf7;height:12px;display:inline-block}</style></head><body><main>",
-             f"<h1>{e(_('Class summary'))}</h1>"]
+             f"<h1>{e(_('Class summary'))}</h1>"] + ([f'<p class="note">⚠ {e(note)}</p>'] if note else [])
     for a in _assignments(entries):
         s = _stats(entries, a)
         parts.append(f"<h2><code>{e(a)}</code></h2><p>" + e(
@@ -136,8 +144,17 @@ def summary_html(entries: Sequence) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_gradebook(out: Path, entries: Sequence) -> None:
-    """grades.csv, summary.md and summary.html of these entries, in ``out``."""
-    atomic_write(out / "grades.csv", grades_csv(entries))
-    atomic_write(out / "summary.md", summary_md(entries))
-    atomic_write(out / "summary.html", summary_html(entries))
+def incomplete_note(entries: Sequence, planned: int | None) -> str | None:
+    """What a summary says first when its batch was interrupted (``planned``: the submissions it had)."""
+    if planned is None:
+        return None
+    return _("Incomplete: the batch was interrupted after {n} of {total} submissions; run it again with "
+             "--resume to grade the rest.").format(n=len(entries), total=planned)
+
+
+def write_gradebook(out: Path, entries: Sequence, incomplete: int | None = None) -> None:
+    """grades.csv, summary.md and summary.html of these entries, in ``out``; ``incomplete``: the number of
+    submissions an interrupted batch had, which the summaries say first."""
+    note = incomplete_note(entries, incomplete)
+    atomic_write_all(out, {"grades.csv": grades_csv(entries), "summary.md": summary_md(entries, note),
+                           "summary.html": summary_html(entries, note)})

@@ -12,10 +12,10 @@ ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 
 def render(report: Report) -> str:
     out = [
-        f"# {inline(report.title)}",
+        f"# {report.title}",
         "",
         _("Submission: `{name}` · assignment `{assignment}`").format(
-            name=inline(report.submission).replace("`", "'"), assignment=report.assignment
+            name=report.submission.replace("`", "'"), assignment=report.assignment
         ),
         "",
         _("**Score: {score} / {max}**").format(score=points(report.score), max=points(report.max_score)),

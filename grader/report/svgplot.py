@@ -49,8 +49,13 @@ def line_chart(
     lo, hi = f(min(usable)), f(max(usable))
     if log:
         lo, hi = math.floor(lo), math.ceil(hi)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
+    span = hi - lo
+    if not math.isfinite(span) or span <= max(abs(lo), abs(hi)) * 1e-9:
+        # One value (a constant line), values too close to tell apart at their size, or a range beyond
+        # what a float holds: a band around their middle, one decade each way on a log axis.
+        middle = lo / 2 + hi / 2
+        half = 1.0 if log else max(abs(middle) / 2, 1.0)
+        lo, hi = middle - half, middle + half
 
     def sx(i: float) -> float:
         return left + (plot_w * i / max(n - 1, 1))

@@ -23,21 +23,69 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
-def _markdown_escaped(text: str | None) -> str:
-    """No HTML and no table breaks: the characters Markdown would read as markup, escaped."""
+# What Markdown reads as markup within a line: links and images (no [ ], no link, whatever follows), raw
+# HTML and autolinks (< >), entities (&), emphasis (* _), tables (|), code (`) and the escape itself.
+# (Headings and lists begin a line: student text never does here.)
+_MARKUP = re.compile(r"([\\`*_\[\]<>|&])")
+_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+", re.IGNORECASE)
+
+
+def _code_spans(text: str) -> list[tuple[bool, str]]:
+    """The text cut into code spans and the rest, as CommonMark pairs backtick runs: a run opens a span
+    that the next run of the same length closes; a run that nothing closes is plain text."""
+    pieces: list[tuple[bool, str]] = []
+    runs = list(re.finditer(r"`+", text))
+    start = position = 0
+    while position < len(runs):
+        opening = runs[position]
+        closing = next((i for i in range(position + 1, len(runs)) if len(runs[i].group()) == len(opening.group())),
+                       None)
+        if closing is None:
+            position += 1
+            continue
+        pieces.append((False, text[start:opening.start()]))
+        pieces.append((True, text[opening.start():runs[closing].end()]))
+        start, position = runs[closing].end(), closing + 1
+    pieces.append((False, text[start:]))
+    return [(code, piece) for code, piece in pieces if piece]
+
+
+def code_span(text: str) -> str:
+    """``text`` as one code span, whatever backticks it holds."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def _plain(text: str) -> str:
+    """Text outside code: every markup character escaped, web addresses shown as code (never a link)."""
+    out, start = [], 0
+    for url in _URL.finditer(text):
+        out += [_MARKUP.sub(r"\\\1", text[start:url.start()]), code_span(url.group())]
+        start = url.end()
+    out.append(_MARKUP.sub(r"\\\1", text[start:]))
+    return "".join(out)
+
+
+def markdown(text: str | None, table: bool = False) -> str:
+    """Text that may hold student words, for Markdown: code spans stay code spans (nothing in them is a link
+    or markup); everything else is shown as it is, so no link, image, HTML or heading can be made of it.
+    In a table cell (``table``) a ``|`` in code is escaped too, as GitHub's tables want."""
     text = "" if text is None else str(text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return "".join((piece.replace("|", "\\|") if table else piece) if code else _plain(piece)
+                   for code, piece in _code_spans(text))
 
 
 def inline(text: str | None) -> str:
-    """Student-influenced text made safe for a Markdown table cell: no HTML, no table breaks."""
-    return _markdown_escaped(text).replace("\r", "").replace("\n", "<br>")
+    """``markdown`` for a table cell: line breaks as <br>, and no ``|`` that could end the cell."""
+    text = "" if text is None else str(text).replace("\r", "")
+    return "<br>".join(markdown(line, table=True) for line in text.split("\n"))
 
 
 def one_line(text: str | None) -> str:
-    """Student-influenced text made safe for one line of a Markdown list: line breaks become spaces and
-    backticks quotes, so nothing can open a code span or a new block."""
-    return _markdown_escaped(text).replace("\n", " ").replace("`", "'")
+    """``markdown`` for one line of a list: line breaks become spaces."""
+    return markdown(("" if text is None else str(text)).replace("\r", "").replace("\n", " "))
 
 
 def fenced(text: str) -> str:
