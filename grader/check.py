@@ -19,6 +19,7 @@ from grader.trace import (
     CRASHED,
     EXCEPTION,
     FINISHED,
+    OVER_DISK,
     SYNTAX_ERROR,
     TAMPERED,
     TIMEOUT,
@@ -96,6 +97,8 @@ def why_stopped(trace: Trace) -> str:
                 where=where, message=outcome.denied)
         if outcome.exc_type == "MemoryError" or (outcome.message and "can't allocate memory" in outcome.message):
             return _("Your program used more memory than it may{where}.").format(where=where)
+        if outcome.message and "No space left on device" in outcome.message:
+            return _("Your program wrote more into its folder than it may{where}.").format(where=where)
         if outcome.message and "can't start new thread" in outcome.message:
             return _("Your program started more threads than it may{where}.").format(where=where)
         if outcome.exc_type == "EOFError":
@@ -108,6 +111,9 @@ def why_stopped(trace: Trace) -> str:
         return _("Your program stopped with {exc}{where}: {message}.").format(
             exc=outcome.exc_type, where=where, message=outcome.message
         )
+    if outcome.status == OVER_DISK:
+        return _("Your program wrote more into its folder than it may ({message}), so it was stopped.").format(
+            message=outcome.message)
     if outcome.status == CRASHED:
         return _("Your program's process ended abruptly: {message}.").format(message=outcome.message)
     if outcome.status == TAMPERED:

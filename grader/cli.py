@@ -1,7 +1,9 @@
 """The ``grader`` command: parse arguments, call the library, map errors to exit codes.
 
 Exit codes: 0 every submission got full marks; 1 a submission lost points or could not run;
-2 usage error (no such file, unknown assignment, bad option); 3 a broken assignment spec (a kit bug).
+2 usage error (no such file, unknown assignment, bad option); 3 a broken assignment spec (a kit bug);
+4 the grader failed on a submission (its entry says why, status grader-error); 130 interrupted (the
+gradebook of what ended is written, marked incomplete).
 """
 
 from __future__ import annotations
@@ -120,12 +122,12 @@ class Progress:
     def line(self, text: str) -> None:
         if self.bar:
             self.stream.write("\r\033[K")
-        print(_safe(text), flush=True)
+        say(text)
 
     def step(self, text: str) -> None:
         self.done += 1
         if not self.bar:
-            print(_safe(text), flush=True)
+            say(text)
             return
         width = 30
         filled = width * self.done // self.total
@@ -138,6 +140,19 @@ class Progress:
 def _safe(text: str) -> str:
     """One line for a terminal or a CI log: no control characters from student text."""
     return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def say(text: str, stream=None) -> None:
+    """Print one line, whatever the console's encoding (a Windows console in code page 936 cannot show
+    every character: those it cannot are replaced, never a reason to stop)."""
+    stream = stream or sys.stdout
+    line = "\n".join(_safe(part) for part in text.split("\n")) + "\n"
+    try:
+        stream.write(line)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(line.encode(encoding, "replace").decode(encoding))
+    stream.flush()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -175,21 +190,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     # One file: a fresh Python for it.  More: a warm process that forks a child for each.
     try:
         with SubprocessRunner() if len(jobs) == 1 else ForkServerRunner() as runner:
-            results = batch.run_batch(
+            run = batch.run_batch(
                 jobs, specs, out, runner, forced=forced, formats=files, workers=args.jobs, resume=args.resume,
                 time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
             )
     finally:
         if sink is not None:
             sink.finish()
-    entries = [r.entry for r in results if r.entry is not None]
-    if class_view and entries:
-        write_gradebook(out, entries)
+    entries = run.entries
+    if (class_view or run.interrupted) and entries:
+        incomplete = len(jobs) if run.interrupted else None
+        write_gradebook(out, entries, incomplete=incomplete)
         full = sum(1 for e in entries if e.full_marks)
-        print(_("{n} graded, {full} with full marks -> {path}").format(
-            n=len(entries), full=full, path=out / "grades.csv"), file=sys.stderr)
+        say(_("{n} graded, {full} with full marks -> {path}").format(
+            n=len(entries), full=full, path=out / "grades.csv"), sys.stderr)
     if not jobs:
-        print(_("this shard holds no submission"), file=sys.stderr)
+        say(_("this shard holds no submission"), sys.stderr)
+    if run.interrupted:
+        say(_("grader: interrupted after {n} of {total} submissions; run the same command with --resume to "
+              "grade the rest").format(n=len(entries), total=len(jobs)), sys.stderr)
+        return 130
+    if any(e.status == batch.GRADER_ERROR for e in entries):
+        return 4
     failed = problems or not all(e.full_marks for e in entries)
     return 1 if failed else 0
 
@@ -287,7 +309,7 @@ def _main(argv: list[str]) -> int:
             return cmd_bundle(args)
         return cmd_list(args)
     except GraderError as exc:
-        print(_("grader: error: {message}").format(message=exc.format_message()), file=sys.stderr)
+        say(_("grader: error: {message}").format(message=exc.format_message()), sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(_("grader: interrupted"), file=sys.stderr)

@@ -10,8 +10,10 @@ the block stops whatever they keep running.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import shutil
 import selectors
 import signal
 import socket
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from grader.spec import Spec
 
 OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept: the head and the tail
 STARTUP_SECONDS = 120.0  # importing torch on a busy machine; not charged to the student
+DISK_CHECK_SECONDS = 0.2  # how often the scratch folder's size is checked, where the jail does not bound it
 _BOOTSTRAP = (
     "import sys; sys.path.append({path!r}); "
     "from grader.child.main import main; main(sys.argv[1:])"
@@ -52,19 +56,69 @@ class Limits:
 
 class Runner:
     """Runs one submission and returns what it observed; ``close`` (or leaving a ``with`` block) stops
-    whatever the runner keeps running between submissions."""
+    whatever the runner keeps running between submissions, ``abort`` the children running now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[int] = set()  # process groups of the children running now
 
     def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
         raise NotImplementedError
 
+    def _started(self, group: int) -> None:
+        with self._lock:
+            self._running.add(group)
+
+    def _ended(self, group: int) -> None:
+        with self._lock:
+            self._running.discard(group)
+
+    def abort(self) -> None:
+        """Kill every child running now (a batch that was told to stop); their runs end at once."""
+        if not hasattr(self, "_lock"):  # a runner that keeps no children
+            return
+        with self._lock:
+            groups = list(self._running)
+        for group in groups:
+            _kill_group(group)
+
     def close(self) -> None:
-        pass
+        remove_left_behind()
 
     def __enter__(self) -> "Runner":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_LEFT_BEHIND: list[str] = []  # scratch folders that could not be removed yet
+_LEFT_LOCK = threading.Lock()
+log = logging.getLogger("grader")
+
+
+@contextmanager
+def scratch_folder():
+    """A fresh folder for one run, removed after it.  If it cannot be removed now (a process the submission
+    left behind still writes into it), that is logged and it is removed later (``remove_left_behind``)."""
+    path = tempfile.mkdtemp(prefix="grader-run-")
+    try:
+        yield path
+    finally:
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            log.warning("grader: could not remove the scratch folder %s yet (%s); it is removed later", path, exc)
+            with _LEFT_LOCK:
+                _LEFT_BEHIND.append(path)
+
+
+def remove_left_behind() -> None:
+    """Try again to remove the scratch folders a run left behind (their writers are gone by now)."""
+    with _LEFT_LOCK:
+        paths, _LEFT_BEHIND[:] = list(_LEFT_BEHIND), []
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Capture:
@@ -89,8 +143,9 @@ class Capture:
                 del self.tail[:cut]
 
     def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        tail = self.tail.decode("utf-8", "replace")
+        """What was kept, as text anything can show (invalid UTF-8 replaced, control characters escaped)."""
+        head = protocol.visible(self.head.decode("utf-8", "replace"))
+        tail = protocol.visible(self.tail.decode("utf-8", "replace"))
         if self.dropped:
             return f"{head}\n[... {self.dropped} bytes of output left out ...]\n{tail}"
         return head + tail
@@ -154,10 +209,28 @@ class Collected:
     outcome: tr.Outcome | None
 
 
+def folder_bytes(path: str, most: int = 10_000) -> int:
+    """What the files under ``path`` take on disk (links not followed; at most ``most`` entries looked at)."""
+    total, seen, todo = 0, 0, [path]
+    while todo and seen < most:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    info = entry.stat(follow_symlinks=False)
+                    total += getattr(info, "st_blocks", 0) * 512 or info.st_size
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
 def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill) -> Collected:
     """Read a child's stdout, stderr and events until all three close or time runs out (then ``kill()``).
 
-    The student's clock starts when the child's Ready event arrives (torch imported), not before."""
+    The student's clock starts when the child's Ready event arrives (torch imported), not before.  Where
+    the child's scratch folder is the parent's to see (no jail), its size is checked as it runs."""
     out, err = Capture(), Capture()
     reader = protocol.FrameReader(bytes.fromhex(config.key))
     events: list = []
@@ -168,8 +241,14 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill)
     ready = False
     outcome = None
     open_streams = 3
+    measured = time.monotonic()
     try:
         while open_streams:
+            if time.monotonic() - measured > DISK_CHECK_SECONDS:
+                measured = time.monotonic()
+                if folder_bytes(config.workdir) > config.disk_mb * 1024 * 1024:
+                    outcome = tr.Outcome(tr.OVER_DISK, _("{mb} MB at most").format(mb=config.disk_mb))
+                    break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 outcome = tr.Outcome(
@@ -178,7 +257,7 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill)
                     if ready else _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                 )
                 break
-            for key, _mask in selector.select(timeout=min(remaining, 0.5)):
+            for key, _mask in selector.select(timeout=min(remaining, DISK_CHECK_SECONDS)):
                 data = os.read(key.fd, 65536)
                 if not data:
                     selector.unregister(key.fd)
@@ -231,10 +310,11 @@ class SubprocessRunner(Runner):
     """One fresh ``python`` process per submission: what a single ``grader check file.py`` uses."""
 
     def __init__(self, python: str = sys.executable) -> None:
+        super().__init__()
         self.python = python
 
     def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
-        with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
+        with scratch_folder() as workdir:
             config = make_config(submission, spec, probes, limits, workdir)
             config_read, config_write = os.pipe()
             events_read, events_write = os.pipe()
@@ -255,8 +335,12 @@ class SubprocessRunner(Runner):
                 _kill_group(process.pid)
                 process.wait()
 
-            collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
-                                config, kill)
+            self._started(process.pid)
+            try:
+                collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
+                                    config, kill)
+            finally:
+                self._ended(process.pid)
             process.stdout.close()
             process.stderr.close()
             return finish_trace(spec, collected, time.monotonic() - started, process.returncode)
@@ -270,6 +354,7 @@ class ForkServerRunner(Runner):
     If the warm process dies (a child may try to kill it), the next job starts a new one."""
 
     def __init__(self, python: str = sys.executable) -> None:
+        super().__init__()
         self.python = python
         self.lock = threading.Lock()
         self.server: _Zygote | None = None
@@ -283,7 +368,7 @@ class ForkServerRunner(Runner):
             return self.server
 
     def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
-        with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
+        with scratch_folder() as workdir:
             config = make_config(submission, spec, probes, limits, workdir)
             started = time.monotonic()
             zygote = self._zygote()
@@ -301,7 +386,11 @@ class ForkServerRunner(Runner):
                 for fd in (config_read, out_write, err_write, events_write):
                     os.close(fd)
             write_config(config_write, config)
-            collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid))
+            self._started(pid)
+            try:
+                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid))
+            finally:
+                self._ended(pid)
             returncode = zygote.exit_code(job, timeout=5.0)
             return finish_trace(spec, collected, time.monotonic() - started, returncode)
 
@@ -310,6 +399,7 @@ class ForkServerRunner(Runner):
             if self.server is not None:
                 self.server.close()
                 self.server = None
+        remove_left_behind()
 
 
 class _Zygote:

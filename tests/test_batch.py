@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from contextlib import redirect_stdout
 
@@ -112,6 +113,7 @@ class Prepared(Runner):
     """Returns a correct run for every submission, and counts them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.graded: list[str] = []
 
     def run(self, submission, spec, probes, limits):
@@ -131,8 +133,9 @@ def run(jobs, out, runner, **options):
     done = []
     settings = dict(forced=None, formats=("json",), workers=2, resume=False, time_limit=None, seed=1)
     settings.update(options)
-    results = batch.run_batch(jobs, all_specs(), out, runner, on_done=done.append, **settings)
-    return results, done
+    outcome = batch.run_batch(jobs, all_specs(), out, runner, on_done=done.append, **settings)
+    assert not outcome.interrupted
+    return list(outcome.results), done
 
 
 def test_run_batch_reports_every_job_in_order(tmp_path) -> None:
@@ -147,7 +150,9 @@ def test_run_batch_reports_every_job_in_order(tmp_path) -> None:
     skipped = next(r for r in results if r.job.path.name == "notes.py")
     assert skipped.entry is None and "--assignment" in skipped.problem
     folders = sorted(r.entry.folder for r in results if r.entry)
-    assert folders == ["amy", "ben", "cal/backprop_linear", "cal/backprop_linear-2", "cal/backprop_quadratic"]
+    # Two of cal's files are backprop_linear: each folder says its file, no report overwrites another.
+    assert folders == ["amy", "ben", "cal/backprop_linear~backprop_linear.py", "cal/backprop_linear~second_linear.py",
+                       "cal/backprop_quadratic"]
     for r in results:
         if r.entry:
             assert r.entry.full_marks and r.report_path == tmp_path / "out" / r.entry.folder / "report.json"
@@ -199,3 +204,96 @@ def test_an_unreadable_entry_is_no_entry(tmp_path) -> None:
     (tmp_path / "b" / "entry.json").write_text(json.dumps({"student": "b"}))
     assert batch.read_entry(tmp_path / "a") is None and batch.read_entry(tmp_path / "b") is None
     assert batch.read_entry(tmp_path / "missing") is None and batch.read_entries(tmp_path) == []
+
+
+class Failing(Prepared):
+    """A correct run for everyone but the students named, for whom the grader itself fails."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def run(self, submission, spec, probes, limits):
+        if submission.path.stem in self.failing:
+            raise OSError("the grader's warm process died")
+        return super().run(submission, spec, probes, limits)
+
+
+def test_a_job_the_grader_fails_on_still_ends_in_an_entry_and_a_report(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n", "bob.py": "w = 1\n", "cat.py": "w = 1\n"})
+    results, done = run(jobs, tmp_path / "out", Failing("bob"))
+    by_student = {r.job.student: r.entry for r in results}
+    assert [by_student[s].status for s in ("amy", "bob", "cat")] == ["graded", "grader-error", "graded"]
+    bob = by_student["bob"]
+    assert bob.score == 0 and bob.error == "OSError: the grader's warm process died" and not bob.full_marks
+    assert batch.read_entry(tmp_path / "out" / "bob") == bob
+    report = (tmp_path / "out" / "bob" / "report.md").read_text(encoding="utf-8")
+    assert "could not grade it (OSError: the grader's warm process died)" in report and "This is not a grade" in report
+    assert json.loads((tmp_path / "out" / "bob" / "report.json").read_text())["status"] == "grader-error"
+
+
+def test_a_report_that_cannot_be_written_is_a_grader_error_too(tmp_path, monkeypatch) -> None:
+    jobs = batch_of(tmp_path, {"amy.py": "w = 1\n", "bob.py": "w = 1\n"})
+    real = batch.write_reports
+
+    def write_reports(report, folder, formats):
+        if folder.name == "bob":
+            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+        return real(report, folder, formats)
+
+    monkeypatch.setattr(batch, "write_reports", write_reports)
+    results, _ = run(jobs, tmp_path / "out", Prepared())
+    assert [r.entry.status for r in results] == ["graded", "grader-error"]
+    assert "UnicodeEncodeError" in results[1].entry.error
+
+
+def test_an_interrupted_batch_keeps_what_ended_and_records_nothing_else(tmp_path) -> None:
+    jobs = batch_of(tmp_path, {f"s{i}.py": "w = 1\n" for i in range(6)})
+    runner = Prepared()
+    aborted = []
+    runner.abort = lambda: aborted.append(True)
+    done = []
+
+    def on_done(result):
+        done.append(result)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    outcome = batch.run_batch(jobs, all_specs(), tmp_path / "out", runner, forced=None, formats=("json",), workers=1,
+                              resume=False, time_limit=None, seed=1, on_done=on_done)
+    assert outcome.interrupted and aborted
+    assert 2 <= len(outcome.entries) <= 6
+    recorded = {p.parent.name for p in (tmp_path / "out").rglob("entry.json")}
+    assert {e.folder for e in outcome.entries} <= recorded
+
+
+def test_report_folders_are_unique_and_the_same_on_every_run(tmp_path) -> None:
+    paths = [tmp_path / "a" / "alice.py", tmp_path / "a" / "alice.ipynb", tmp_path / "a" / "alice-2.py",
+             tmp_path / "b" / "alice.py", tmp_path / "a" / "...py", tmp_path / "a" / "bob.py"]
+    bases = ["alice", "alice", "alice-2", "alice", "..", "bob"]
+    folders = batch.report_folders(bases, paths)
+    assert folders == batch.report_folders(bases, paths)
+    assert len(set(folders)) == len(folders)
+    assert folders[1] == "alice~alice.ipynb" and folders[2] == "alice-2" and folders[5] == "bob"
+    assert folders[0].startswith("alice~") and folders[3].startswith("alice~") and folders[0] != folders[3]
+    assert folders[4] == "_.."  # never the parent folder
+
+
+def test_resume_reads_only_regular_files(tmp_path) -> None:
+    folder = tmp_path / "amy"
+    folder.mkdir()
+    os.mkfifo(folder / "entry.json")  # would block a plain read for ever
+    assert batch.read_entry(folder) is None
+    (folder / "entry.json").unlink()
+    (folder / "entry.json").mkdir()
+    assert batch.read_entry(folder) is None
+
+
+def test_the_command_says_when_the_grader_failed(tmp_path, monkeypatch, capsys) -> None:
+    import grader.cli as cli
+
+    path = tmp_path / "bob.py"
+    path.write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
+    monkeypatch.setattr(cli, "SubprocessRunner", lambda: Failing("bob"))
+    assert main(["check", str(path), "--out", str(tmp_path / "out")]) == 4
+    assert "could not grade it" in (tmp_path / "out" / "bob" / "report.md").read_text(encoding="utf-8")

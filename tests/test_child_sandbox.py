@@ -40,11 +40,20 @@ JAILED = '''
 import os, sys, threading, time
 from grader.child.sandbox import jail
 work, secret = sys.argv[1], sys.argv[2]
-uid = jail(work, (sys.prefix, sys.base_prefix))
+uid = jail(work, (sys.prefix, sys.base_prefix), disk_mb=2)
 assert uid and os.getuid() == uid and os.geteuid() == uid, "still root"
 assert os.getcwd() == os.path.realpath(work)
+assert open("given.txt").read() == "the submission", "what the folder held is not there"
 with open("mine.txt", "w") as handle:  # its own folder is writable
     handle.write("ok")
+assert open("mine.txt").read() == "ok"
+try:  # but only so much
+    with open("big.bin", "wb") as handle:
+        handle.write(b"x" * 3 * 1024 * 1024)
+except OSError as exc:
+    assert exc.errno == 28, exc  # no space left on device
+else:
+    raise AssertionError("3 MB fitted into a folder of 2")
 assert os.statvfs(".").f_flag & os.ST_NOEXEC, "code could be run from the scratch folder"
 assert not os.path.exists(secret), "a file outside the jail is visible"
 for attempt in (lambda: open(os.path.join(sys.prefix, "planted.py"), "w"),
@@ -70,12 +79,14 @@ print("jailed", threads)
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the jail needs Linux and root")
 def test_jail_holds_without_the_audit_hook(tmp_path) -> None:
     """The kernel layer alone (no audit hook installed): another user, a file system of its own, its own
-    folder writable and nothing else, a bounded number of threads, no way back to root."""
+    folder writable and bounded in size and nothing else, a bounded number of threads, no way back to root."""
     work = tmp_path / "work"
     work.mkdir()
+    (work / "given.txt").write_text("the submission")
     secret = tmp_path / "other_student.py"
     secret.write_text("SECRET = 1\n")
     done = subprocess.run([sys.executable, "-c", JAILED, str(work), str(secret)], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("jailed") and (work / "mine.txt").read_text() == "ok"
+    assert done.stdout.startswith("jailed")
+    assert not (work / "mine.txt").exists()  # what it wrote stayed in its own file system

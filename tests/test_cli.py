@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from builders import read_csv
 from cases import CASES, ROOT
 
 from grader.batch import Entry
@@ -37,8 +39,10 @@ def test_lost_points_exit_1_and_every_submission_is_reported(tmp_path, capsys) -
     assert code == 1
     assert len(lines) == 2 and ": 0/10 (backprop_linear)" in lines[0] and ": 10/10 (backprop_linear)" in lines[1]
     assert "TODO 1" in lines[0]  # the run's error, in plain words
-    assert sorted(p.name for p in out.iterdir()) == [
-        "backprop_linear", "backprop_linear-2", "grades.csv", "summary.html", "summary.md"]
+    # Two files of one name: each gets a folder of its own, named after its path (the same on every run).
+    names = sorted(p.name for p in out.iterdir())
+    assert names[2:] == ["grades.csv", "summary.html", "summary.md"]
+    assert all(re.fullmatch(r"backprop_linear~[0-9a-f]{10}", name) for name in names[:2]) and names[0] != names[1]
 
 
 @pytest.mark.parametrize(
@@ -133,3 +137,36 @@ def test_merge_joins_shards_and_refuses_what_cannot_be_joined(tmp_path, capsys) 
     assert "no graded submission found" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "nowhere")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_writes_the_gradebook_of_what_ended_and_says_it_is_incomplete(tmp_path) -> None:
+    import signal
+    import time
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "a_first.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
+    for name in ("b_loops", "c_loops", "d_loops"):
+        (folder / f"{name}.py").write_text("import torch\nw = torch.tensor([1.0])\nwhile True:\n    pass\n")
+    out = tmp_path / "out"
+    # As from a terminal: Ctrl-C raises KeyboardInterrupt (a process started in the background, as this test
+    # may be, inherits SIGINT ignored).
+    command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "from grader.cli import main; sys.exit(main(sys.argv[1:]))")
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "check", str(folder), "--assignment", "backprop_linear", "--jobs", "1",
+         "--timeout", "8", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()  # whichever ended first; three are left, and one of them runs now
+    assert ": " in first, first + process.stderr.read()
+    time.sleep(1.0)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert time.monotonic() - started < 5  # the running child was stopped, not waited for
+    assert "interrupted after 1 of 4 submissions" in err
+    rows = read_csv(out / "grades.csv")
+    assert len(rows) == 1 and rows[0]["student"] in first
+    assert "Incomplete: the batch was interrupted after 1 of 4 submissions" in (out / "summary.md").read_text()
+    assert len(list(out.rglob("entry.json"))) == 1  # the others' grades would be made up: --resume grades them

@@ -329,3 +329,26 @@ def test_a_real_warm_process_is_gone_after_the_block() -> None:
     assert process.poll() is not None  # killed and reaped
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # nothing of its group is left either
+
+
+def test_a_scratch_folder_that_cannot_be_removed_yet_is_removed_later(monkeypatch, caplog) -> None:
+    """A process the submission left running keeps writing into its folder as the grader removes it
+    ("Directory not empty"): that is logged, never raised, and the folder goes at the next clean-up."""
+    import errno
+    import shutil
+
+    real = shutil.rmtree
+    calls = []
+
+    def rmtree(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.ENOTEMPTY, "Directory not empty", path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(run.shutil, "rmtree", rmtree)
+    with run.scratch_folder() as path:
+        open(os.path.join(path, "left.txt"), "w").close()
+    assert os.path.isdir(path) and "could not remove the scratch folder" in caplog.text
+    run.remove_left_behind()
+    assert not os.path.exists(path)

@@ -109,7 +109,8 @@ def isolate(config: ChildConfig, roots: tuple[str, ...]) -> list[str]:
     if not config.jail:
         return layers
     try:
-        uid = jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))))
+        uid = jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))),
+                   config.disk_mb)
     except JailError as exc:
         sys.stderr.write(f"grader: the submission could not be isolated ({exc}); it was not run.\n")
         raise

@@ -271,10 +271,11 @@ class JailError(OSError):
     """The jail could not be built; the child stops rather than run student code half-isolated."""
 
 
-def jail(workdir: str, readable: tuple[str, ...]) -> int | None:
+def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> int | None:
     """Confine this process for good: a private mount namespace whose root is an empty read-only tmpfs
     holding read-only binds of ``readable`` (Python, its packages, the grader) and of a few system
-    folders, and ``workdir`` writable; then become a user of its own (no file on the machine is its own,
+    folders, and at ``workdir`` a writable tmpfs of ``disk_mb`` holding what the folder held (the
+    submission); then become a user of its own (no file on the machine is its own,
     other processes are out of reach), limited to JAIL_PROCESSES threads and processes, with no way back
     to root.  Returns that user id, or None when this is not Linux run as root (nothing is changed then).
     Raises JailError when isolation was possible but failed.  Call before the audit hook (uses ctypes)."""
@@ -301,12 +302,14 @@ def jail(workdir: str, readable: tuple[str, ...]) -> int | None:
     wanted = [p for p in wanted if not any(p.startswith(q.rstrip("/") + "/") for q in wanted if q != p)]
     links = {p: os.readlink(p) for p in (*SYSTEM,) if os.path.islink(p)}  # /lib -> usr/lib on merged /usr
     opened: list[tuple[str, int]] = []
+    # The scratch folder's files (the parent wrote the submission there), to copy into the jail's own.
+    scratch = {}
+    for name in os.listdir(workdir):
+        with open(os.path.join(workdir, name), "rb") as handle:
+            scratch[name] = handle.read()
     try:
-        for path in [*wanted, workdir]:
+        for path in wanted:
             opened.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC)))
-        os.chown(workdir, uid, uid)
-        for name in os.listdir(workdir):
-            os.chown(os.path.join(workdir, name), uid, uid, follow_symlinks=False)
         new_root = "/tmp"  # any folder will do: in this namespace alone, a tmpfs now covers it
         mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
         for path, fd in opened:
@@ -316,12 +319,19 @@ def jail(workdir: str, readable: tuple[str, ...]) -> int | None:
             else:
                 os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
                 open(target, "wb").close()
-            flags = MS_NOSUID | (0 if path in DEVICES else MS_NODEV)
+            flags = MS_NOSUID | (0 if path in DEVICES else MS_NODEV) | MS_RDONLY
             mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-            # Read-only everywhere but the scratch folder, where nothing may be executed or mapped as
-            # code: a compiled module written there would be native code outside every rule.
-            flags |= MS_NOEXEC if path == workdir else MS_RDONLY
             mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
+        # The only writable place: bounded in size, and nothing in it may be executed or mapped as code (a
+        # compiled module written there would be native code outside every rule).
+        os.makedirs(new_root + workdir, mode=0o755, exist_ok=True)
+        mount("tmpfs", new_root + workdir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              f"size={disk_mb}m,mode=700,uid={uid},gid={uid}")
+        for name, data in scratch.items():
+            target = os.path.join(new_root + workdir, name)
+            with open(target, "wb") as handle:
+                handle.write(data)
+            os.chown(target, uid, uid)
         for path, target in links.items():
             if not os.path.lexists(new_root + path):
                 os.symlink(target, new_root + path)
