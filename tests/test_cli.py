@@ -145,8 +145,7 @@ def test_ctrl_c_writes_the_gradebook_of_what_ended_and_says_it_is_incomplete(tmp
 
     folder = tmp_path / "class"
     folder.mkdir()
-    (folder / "a_first.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
-    for name in ("b_loops", "c_loops", "d_loops"):
+    for name in ("a_loops", "b_loops", "c_loops", "d_loops"):  # each ends at its time limit, no sooner
         (folder / f"{name}.py").write_text("import torch\nw = torch.tensor([1.0])\nwhile True:\n    pass\n")
     out = tmp_path / "out"
     # As from a terminal: Ctrl-C raises KeyboardInterrupt (a process started in the background, as this test
@@ -155,9 +154,9 @@ def test_ctrl_c_writes_the_gradebook_of_what_ended_and_says_it_is_incomplete(tmp
                "from grader.cli import main; sys.exit(main(sys.argv[1:]))")
     process = subprocess.Popen(
         [sys.executable, "-c", command, "check", str(folder), "--assignment", "backprop_linear", "--jobs", "1",
-         "--timeout", "8", "--out", str(out)],
+         "--timeout", "4", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = process.stdout.readline()  # whichever ended first; three are left, and one of them runs now
+    first = process.stdout.readline()  # the first has timed out; the next one runs now
     assert ": " in first, first + process.stderr.read()
     time.sleep(1.0)
     started = time.monotonic()
