@@ -65,6 +65,7 @@ class Entry:
     seconds: float
     fingerprint: str
     kit_version: str = __version__
+    isolation: tuple = ()  # the walls its child had (grader/protocol.py ISOLATION_LAYERS)
 
     @property
     def full_marks(self) -> bool:
@@ -74,6 +75,7 @@ class Entry:
     def from_json(data: dict) -> "Entry":
         fields = {k: data[k] for k in Entry.__dataclass_fields__ if k in data}
         fields["diagnoses"] = tuple(fields.get("diagnoses", ()))
+        fields["isolation"] = tuple(fields.get("isolation", ()))
         return Entry(**fields)
 
 
@@ -141,6 +143,7 @@ def entry_for(report: Report, student: str, folder: str, fp: str) -> Entry:
         diagnoses=tuple(d.id for d in report.diagnoses),
         seconds=round(report.trace.seconds, 3),
         fingerprint=fp,
+        isolation=tuple(report.trace.isolation),
     )
 
 

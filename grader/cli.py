@@ -2,7 +2,8 @@
 
 Exit codes: 0 every submission got full marks; 1 a submission lost points or could not run;
 2 usage error (no such file, unknown assignment, bad option); 3 a broken assignment spec (a kit bug);
-4 the grader failed on a submission (its entry says why, status grader-error); 130 interrupted (the
+4 the grader failed on a submission (its entry says why, status grader-error); 5 a class was not graded
+because this system offers no file isolation (--unsafe-no-file-isolation overrides); 130 interrupted (the
 gradebook of what ended is written, marked incomplete).
 """
 
@@ -17,12 +18,12 @@ from pathlib import Path
 from grader import __version__, batch
 from grader.authoring.bundle import make_bundle
 from grader.authoring.notebooks import stale_notebooks
-from grader.errors import GraderError, UsageError
+from grader.errors import GraderError, IsolationError, UsageError
 from grader.i18n import LANGUAGES, _, default_language, language, set_language
 from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
 from grader.report.github import GitHubSink
 from grader.report.gradebook import write_gradebook
-from grader.run import ForkServerRunner, SubprocessRunner
+from grader.run import ForkServerRunner, SubprocessRunner, has_file_isolation, survey_walls
 from grader.spec import all_specs, get_spec
 
 
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="submissions graded at once (default: the number of cores)")
     check.add_argument("--resume", action="store_true",
                        help="skip submissions whose file and kit version have not changed since their report")
+    check.add_argument("--unsafe-no-file-isolation", action="store_true",
+                       help="grade a class even where nothing keeps a submission from other students' files "
+                            "(no Landlock, no jail)")
     check.add_argument("--shard", type=_shard, metavar="K/N",
                        help="grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)")
 
@@ -155,6 +159,18 @@ def say(text: str, stream=None) -> None:
     stream.flush()
 
 
+def state_walls(walls: tuple[str, ...], class_view: bool, accepted: bool) -> None:
+    """Refuse a class without file isolation unless told to go on; say so for a single check."""
+    if has_file_isolation(walls):
+        return
+    if class_view and not accepted:
+        raise IsolationError(_("no file isolation here (neither Landlock nor a jail): a submission could read "
+                               "other students' files and write anywhere you can. Grade on Linux 5.13 or later, "
+                               "or pass --unsafe-no-file-isolation to grade this class anyway."))
+    say(_("note: graded without file isolation (neither Landlock nor a jail on this system): fine for checking "
+          "your own work, not for grading a class."), sys.stderr)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     specs = all_specs()
     forced = get_spec(args.assignment) if args.assignment else None
@@ -167,6 +183,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     progress = Progress(len(jobs), sys.stderr)
     class_view = len(jobs) > 1 or any(Path(p).is_dir() for p in args.paths) or args.shard
     problems = []
+    walls = survey_walls() if jobs else ()
+    if jobs:
+        state_walls(walls, class_view, args.unsafe_no_file_isolation)
 
     def on_done(result: batch.JobResult) -> None:
         if result.problem:
@@ -206,6 +225,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             n=len(entries), full=full, path=out / "grades.csv"), sys.stderr)
     if not jobs:
         say(_("this shard holds no submission"), sys.stderr)
+    else:
+        say(_("walls: {walls}").format(walls=", ".join(walls)), sys.stderr)
     if run.interrupted:
         say(_("grader: interrupted after {n} of {total} submissions; run the same command with --resume to "
               "grade the rest").format(n=len(entries), total=len(jobs)), sys.stderr)

@@ -26,3 +26,10 @@ class SpecError(GraderError):
     """An assignment spec in grader/specs/ is malformed: a bug of the kit, not of the student."""
 
     exit_code = 3
+
+
+class IsolationError(GraderError):
+    """A class would be graded with weaker walls than it needs (no file isolation), and the instructor has
+    not said to go on anyway."""
+
+    exit_code = 5

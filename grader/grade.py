@@ -72,6 +72,10 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
     error = None
     if trace.outcome.status != FINISHED:
         error = why_stopped(trace)
+    notes = submission.notes + trace.notes
+    if trace.isolation and not any(w in trace.isolation for w in ("filesystem", "landlock")):
+        notes += (_("This run had no file isolation (neither Landlock nor a jail): right for checking your own "
+                    "work, not for grading a class."),)
     return Report(
         assignment=spec.name,
         title=spec.title_in(),
@@ -83,7 +87,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         trace=trace,
         reference=reference,
         spec=spec,
-        notes=tuple(dict.fromkeys(submission.notes + trace.notes)),
+        notes=tuple(dict.fromkeys(notes)),
         diagnoses=diagnose(spec, trace, checks, submission),
         notebook=submission.notebook,
     )

@@ -2,7 +2,9 @@
 
 Three conversations cross a process boundary:
 
-* **configuration**: the parent hands the child one ``ChildConfig`` (JSON) over a private pipe;
+* **configuration**: the parent hands the child one ``ChildConfig`` (JSON) over a private pipe, and only
+  once the program has ended, the hidden probe points over another (``probe_points_text``): until then
+  they are nowhere in the child's process;
 * **events**: the child reports what it observed as events (``Ready``, ``Steps``, ``Ended``, ...), sent in
   signed *frames* over another private pipe.  A frame is one line, ``MAC PAYLOAD``, where PAYLOAD is a JSON
   array of event objects and MAC the first 16 bytes (hex) of HMAC-SHA256(key, b"SEQUENCE:" + PAYLOAD), with
@@ -50,7 +52,7 @@ UNREADABLE = "unreadable"  # the file could not be turned into code to run (a br
 CHILD_ENDINGS = (FINISHED, EXCEPTION, EXITED, SYNTAX_ERROR, TIMEOUT)  # what the child itself may report
 ENDINGS = CHILD_ENDINGS + (CRASHED, OVER_DISK, UNREADABLE, TAMPERED)
 
-ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user")
+ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user", "landlock", "seccomp")
 ROLES = ("forward", "loss")  # the student's functions the grader calls, by role
 MAC_HEX = 32  # characters of a frame's signature
 EVENTS_CAP = 64 * 1024 * 1024  # bytes of events the parent reads from one run
@@ -100,6 +102,22 @@ def frame(key: bytes, sequence: int, events: list) -> bytes:
 def sentence_json(template: str, args: dict) -> dict:
     """A ``Sentence`` as the child sends it: the English template and its arguments."""
     return {"template": template, "args": args}
+
+
+def read_probe_points(data: bytes, names: tuple) -> list:
+    """The hidden points the parent sent once the program had ended (see ``probe_points_text``): a list of
+    (kind, {name: value}, x, y or None).  Raises ValueError for anything else."""
+    points = []
+    for line in data.decode("ascii").split("\n"):
+        fields = line.split(" ")
+        if line == "":
+            continue
+        if len(fields) != 3 + len(names) or (fields[0] != "forward" and fields[0] != "loss"):
+            raise ValueError("not a probe point")
+        values = [float(field) for field in fields[3:]]
+        y = None if fields[2] == "-" else float(fields[2])
+        points.append((fields[0], dict(zip(names, values)), float(fields[1]), y))
+    return points
 
 
 def private_copy(names: tuple, builtins: dict) -> tuple:
@@ -586,8 +604,14 @@ class CellSource:
     run: bool = _reader(_boolean, True)  # False: a cell in another language (%%bash, ...)
 
 
-def _probe_point(value: Any) -> ProbePoint:
-    return _decode(ProbePoint, value, "probe point")
+def probe_points_text(points: tuple[ProbePoint, ...], names: tuple[str, ...]) -> bytes:
+    """The hidden points as the child reads them, one a line: kind, x, y ("-" for none), then each
+    parameter's value in the order of ``names``."""
+    lines = []
+    for point in points:
+        fields = [point.kind, repr(float(point.x)), "-" if point.y is None else repr(float(point.y))]
+        lines.append(" ".join(fields + [repr(float(point.params[name])) for name in names]))
+    return ("\n".join(lines) + "\n").encode("ascii")
 
 
 def _cell_source(value: Any) -> CellSource:
@@ -621,7 +645,6 @@ class ChildConfig:
     functions: Mapping[str, str] = _reader(_table(_text(100, optional=False), most=len(ROLES)))  # role -> name
     max_steps: int = _reader(_integer(1))  # backward passes recorded; more are only counted
     probe_x: float = _reader(_required_number)  # the x of the final prediction, forward(probe_x)
-    probes: tuple[ProbePoint, ...] = _reader(_sequence(_probe_point, 100))
     time_limit: float = _reader(_required_number)  # seconds of the student's program
     bootstrap_path: str = _reader(_text(4096, optional=False))  # where the grader package was imported from
     cells: tuple[CellSource, ...] | None = _reader(_cells, None)  # a notebook's code cells, run one by one
@@ -630,6 +653,7 @@ class ChildConfig:
     disk_mb: int = _reader(_integer(1), 64)  # all it may write into its scratch folder
     figure_png: bool = _reader(_boolean, False)  # draw figures as PNG (a graded notebook shows them)
     jail: bool = _reader(_boolean, True)  # isolate in a jail where the system allows it
+    walls: bool = _reader(_boolean, True)  # Landlock and seccomp where the system offers them
 
     def __post_init__(self) -> None:
         if set(self.functions) != set(ROLES):
@@ -659,7 +683,7 @@ class ServerReady:
 
 @dataclass(frozen=True)
 class ForkRequest:
-    """Fork a child for ``job``; its four pipes (config, stdout, stderr, events) travel with the message."""
+    """Fork a child for ``job``; its five pipes (config, stdout, stderr, events, probes) travel with it."""
 
     KIND: ClassVar[str] = "fork"
     job: int = _reader(_integer(1))
@@ -682,7 +706,7 @@ class Exited:
 
 
 SERVER_MESSAGES: dict[str, type] = {cls.KIND: cls for cls in (ServerReady, ForkRequest, Forked, Exited)}
-FD_COUNT = 4  # descriptors passed with a ForkRequest
+FD_COUNT = 5  # descriptors passed with a ForkRequest
 
 
 def encode_message(message: ServerReady | ForkRequest | Forked | Exited) -> bytes:

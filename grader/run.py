@@ -10,6 +10,8 @@ the block stops whatever they keep running.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import secrets
@@ -169,13 +171,14 @@ def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limi
         functions=dict(spec.functions),
         max_steps=spec.max_steps,
         probe_x=spec.probe_x,
-        probes=probes.points,
         time_limit=limits.time_limit,
         bootstrap_path=_package_parent(),
         cells=cells,
         figure_png=submission.cells is not None,
         # GRADER_JAIL=off: no jail even where one is possible (to see what grading is like without it).
         jail=os.environ.get("GRADER_JAIL", "on") != "off",
+        # GRADER_WALLS=off: neither Landlock nor seccomp (to see what grading is like without them).
+        walls=os.environ.get("GRADER_WALLS", "on") != "off",
     )
 
 
@@ -185,9 +188,34 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def hard_limit(config: ChildConfig) -> float:
+def hard_limit(config: ChildConfig, probes: int = 6) -> float:
     """The child stops student code itself at the time limit, then probes; past this it is killed."""
-    return config.time_limit + 2.0 * (len(config.probes) + 1) + 5.0
+    return config.time_limit + 2.0 * (probes + 1) + 5.0
+
+
+class Handoff:
+    """The hidden probe points, kept by the parent until the child says the program has ended, then written
+    to the child's probes pipe (``fd``, the parent's end) and the pipe closed."""
+
+    def __init__(self, fd: int, probes: Probes, names: tuple[str, ...]) -> None:
+        self.fd, self.count = fd, len(probes.points)
+        self.data = protocol.probe_points_text(probes.points, names)
+
+    def send(self) -> None:
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
+        try:
+            os.write(fd, self.data)  # a few hundred bytes: a pipe holds them at once
+        except OSError:  # the child is gone
+            pass
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def write_config(fd: int, config: ChildConfig) -> None:
@@ -226,11 +254,14 @@ def folder_bytes(path: str, most: int = 10_000) -> int:
     return total
 
 
-def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill) -> Collected:
+def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
+            handoff: Handoff | None = None) -> Collected:
     """Read a child's stdout, stderr and events until all three close or time runs out (then ``kill()``).
 
-    The student's clock starts when the child's Ready event arrives (torch imported), not before.  Where
-    the child's scratch folder is the parent's to see (no jail), its size is checked as it runs."""
+    The student's clock starts when the child's Ready event arrives (torch imported), not before; the
+    hidden probe points go to the child (``handoff``) when its Ended event arrives, not before.  Where the
+    child's scratch folder is the parent's to see (no jail), its size is checked as it runs."""
+    probes = handoff.count if handoff is not None else 6
     out, err = Capture(), Capture()
     reader = protocol.FrameReader(bytes.fromhex(config.key))
     events: list = []
@@ -253,7 +284,8 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill)
             if remaining <= 0:
                 outcome = tr.Outcome(
                     tr.TIMEOUT,
-                    _("the program did not finish within {seconds:g} s and was stopped").format(seconds=hard_limit(config))
+                    _("the program did not finish within {seconds:g} s and was stopped").format(
+                        seconds=hard_limit(config, probes))
                     if ready else _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                 )
                 break
@@ -270,7 +302,9 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill)
                     events += arrived
                     if not ready and any(isinstance(e, protocol.Ready) for e in arrived):
                         ready = True
-                        deadline = time.monotonic() + hard_limit(config)
+                        deadline = time.monotonic() + hard_limit(config, probes)
+                    if handoff is not None and any(isinstance(e, protocol.Ended) for e in arrived):
+                        handoff.send()
                 else:
                     key.data.add(data)
     finally:
@@ -278,10 +312,12 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill)
         kill()
         for fd in (out_fd, err_fd, events_fd):
             os.close(fd)
+        if handoff is not None:
+            handoff.close()
     return Collected(events, reader, out, err, outcome)
 
 
-def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode) -> tr.Trace:
+def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode, probes: Probes | None = None) -> tr.Trace:
     """The Trace of a run: the events folded, and how it ended when the child could not say."""
     outcome, reader = collected.outcome, collected.reader
     notes = [_("The grader's channel carried a malformed message ({reason}); it was ignored.").format(reason=problem)
@@ -303,6 +339,7 @@ def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode) -
         seconds=seconds,
         notes=notes,
         max_steps=spec.max_steps,
+        asked=None if probes is None else probes.points,
     )
 
 
@@ -318,17 +355,18 @@ class SubprocessRunner(Runner):
             config = make_config(submission, spec, probes, limits, workdir)
             config_read, config_write = os.pipe()
             events_read, events_write = os.pipe()
+            probes_read, probes_write = os.pipe()
             argv = [self.python, "-I", "-B", "-c", _BOOTSTRAP.format(path=_package_parent()),
-                    str(config_read), str(events_write)]
+                    str(config_read), str(events_write), str(probes_read)]
             started = time.monotonic()
             try:
                 process = subprocess.Popen(
                     argv, cwd=workdir, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, pass_fds=(config_read, events_write), start_new_session=True,
+                    stderr=subprocess.PIPE, pass_fds=(config_read, events_write, probes_read), start_new_session=True,
                 )
             finally:
-                os.close(config_read)
-                os.close(events_write)
+                for fd in (config_read, events_write, probes_read):
+                    os.close(fd)
             write_config(config_write, config)
 
             def kill() -> None:
@@ -338,12 +376,12 @@ class SubprocessRunner(Runner):
             self._started(process.pid)
             try:
                 collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
-                                    config, kill)
+                                    config, kill, Handoff(probes_write, probes, spec.param_names))
             finally:
                 self._ended(process.pid)
             process.stdout.close()
             process.stderr.close()
-            return finish_trace(spec, collected, time.monotonic() - started, process.returncode)
+            return finish_trace(spec, collected, time.monotonic() - started, process.returncode, probes)
 
 
 class ForkServerRunner(Runner):
@@ -376,23 +414,25 @@ class ForkServerRunner(Runner):
             out_read, out_write = os.pipe()
             err_read, err_write = os.pipe()
             events_read, events_write = os.pipe()
+            probes_read, probes_write = os.pipe()
             try:
-                job, pid = zygote.fork((config_read, out_write, err_write, events_write))
+                job, pid = zygote.fork((config_read, out_write, err_write, events_write, probes_read))
             except OSError:
-                for fd in (config_write, out_read, err_read, events_read):
+                for fd in (config_write, out_read, err_read, events_read, probes_write):
                     os.close(fd)
                 raise
             finally:
-                for fd in (config_read, out_write, err_write, events_write):
+                for fd in (config_read, out_write, err_write, events_write, probes_read):
                     os.close(fd)
             write_config(config_write, config)
             self._started(pid)
             try:
-                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid))
+                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid),
+                                    Handoff(probes_write, probes, spec.param_names))
             finally:
                 self._ended(pid)
             returncode = zygote.exit_code(job, timeout=5.0)
-            return finish_trace(spec, collected, time.monotonic() - started, returncode)
+            return finish_trace(spec, collected, time.monotonic() - started, returncode, probes)
 
     def close(self) -> None:
         with self.lock:
@@ -463,7 +503,7 @@ class _Zygote:
     def alive(self) -> bool:
         return not self.dead and self.process.poll() is None
 
-    def fork(self, fds: tuple[int, int, int, int]) -> tuple[int, int]:
+    def fork(self, fds: tuple[int, ...]) -> tuple[int, int]:
         with self.cond:
             self.next_job += 1
             job = self.next_job
@@ -492,6 +532,33 @@ class _Zygote:
         except OSError:
             pass
         self.process.wait()
+
+
+FILE_WALLS = ("filesystem", "landlock")  # either keeps a submission from other students' files
+
+
+def survey_walls(python: str = sys.executable) -> tuple[str, ...]:
+    """The walls a child would get on this system, as the grader is set (GRADER_JAIL, GRADER_WALLS): tried
+    in a small process of its own, before anything is graded (once per setting and process)."""
+    return _survey(python, os.environ.get("GRADER_JAIL", "on"), os.environ.get("GRADER_WALLS", "on"))
+
+
+@functools.lru_cache(maxsize=None)
+def _survey(python: str, jail: str, walls: str) -> tuple[str, ...]:
+    code = ("import json, sys; sys.path.append({path!r}); from grader.child.walls import survey; "
+            "print(json.dumps(survey({jail}, {walls})))").format(
+        path=_package_parent(), jail=jail != "off", walls=walls != "off")
+    try:
+        done = subprocess.run([python, "-I", "-B", "-c", code], capture_output=True, text=True, timeout=60,
+                              env=child_env(), stdin=subprocess.DEVNULL)
+        found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        found = []
+    return tuple(dict.fromkeys(["limits", "audit"] + [w for w in found if w in protocol.ISOLATION_LAYERS]))
+
+
+def has_file_isolation(walls) -> bool:
+    return any(w in walls for w in FILE_WALLS)
 
 
 def _kill_group(pid: int) -> None:

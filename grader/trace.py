@@ -113,8 +113,9 @@ def translated(sentence: p.Sentence | None, limit: int = 2000) -> str | None:
 class _Fold:
     """What the events have said so far."""
 
-    def __init__(self, names: tuple[str, ...], max_steps: int, notes: Iterable[str]) -> None:
+    def __init__(self, names: tuple[str, ...], max_steps: int, notes: Iterable[str], asked) -> None:
         self.names, self.max_steps = names, max_steps
+        self.asked = None if asked is None else list(asked)  # the probe points not answered yet
         self.steps: list[Step] = []
         self.extra = 0
         self.probes: list[Probe] = []
@@ -172,6 +173,13 @@ def _final(fold: _Fold, event: p.Final) -> None:
 
 def _probe(fold: _Fold, event: p.ProbeResult) -> None:
     params = {k: v for k, v in fold.numbers(event.params).items() if v is not None}
+    if fold.asked is not None:  # an answer counts only for a point the parent asked about, once
+        asked = next((a for a in fold.asked if (a.kind, a.x, a.y, dict(a.params)) == (event.kind, event.x, event.y,
+                                                                                      params)), None)
+        if asked is None:
+            fold.notes.append(_("A probe result the grader did not ask for was ignored."))
+            return
+        fold.asked.remove(asked)
     fold.probes.append(Probe(kind=event.kind, params=params, x=event.x, y=event.y, value=event.value,
                              grads=fold.numbers(event.grads), error=translated(event.error)))
 
@@ -205,10 +213,12 @@ def build_trace(
     seconds: float,
     notes: Iterable[str] = (),
     max_steps: int,
+    asked: Iterable[p.ProbePoint] | None = None,
 ) -> Trace:
     """Fold the child's events into a Trace.  ``outcome``, when given (a timeout, a crash), overrides what
-    the child said about how the program ended."""
-    fold = _Fold(names, max_steps, notes)
+    the child said about how the program ended; ``asked``, when given, are the only probe points whose
+    results count."""
+    fold = _Fold(names, max_steps, notes, asked)
     for event in events:
         FOLD[type(event)](fold, event)
     final = fold.final

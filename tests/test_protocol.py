@@ -163,7 +163,7 @@ def test_private_copies_ignore_later_changes() -> None:
 def config(**changes) -> p.ChildConfig:
     values = dict(key="ab" * 32, display_name="hw.py", workdir="/tmp/w", workfile="/tmp/w/hw.py", source="print(1)",
                   parameters=("w1", "w2", "b"), functions={"forward": "forward", "loss": "loss"}, max_steps=1300,
-                  probe_x=4.0, probes=(p.ProbePoint("forward", {"w1": 1.0}, 2.0), p.ProbePoint("loss", {"b": 0.5}, -1.0, 3.0)),
+                  probe_x=4.0,
                   time_limit=10.0, bootstrap_path="/opt/kit",
                   cells=(p.CellSource(0, 1, "x = 1"), p.CellSource(2, 2, "%%bash", run=False)), figure_png=True)
     values.update(changes)
@@ -184,7 +184,7 @@ def test_the_configuration_round_trips() -> None:
         (lambda d: d.update(key="zz"), "the key is 64 hexadecimal digits"),
         (lambda d: d.update(spec={}), "unknown field 'spec'"),
         (lambda d: d.update(max_steps=0), "field 'max_steps': 0 is below 1"),
-        (lambda d: d["probes"].append({"kind": "forward", "params": {}, "x": "1"}), "probe point, field 'x'"),
+        (lambda d: d.update(probes=[]), "unknown field 'probes'"),  # the hidden points never come at the start
         (lambda d: d.update(functions={"forward": "f"}), "one function for each of forward, loss"),
         (lambda d: d.update(memory_mb="lots"), "field 'memory_mb': a whole number was expected"),
     ],
@@ -230,3 +230,14 @@ def test_the_channel_accepts_only_what_the_grader_signed() -> None:
     forged = [genuine[0], unsigned, b"0" * 32 + b" " + unsigned, _signed(other, [{"event": "done"}])[0],
               genuine[0], genuine[1], genuine[2]]  # a line replayed out of sequence is not genuine either
     assert _read(key, forged) == (["ready", "extra_steps", "done"], 4)
+
+
+def test_probe_points_travel_as_text_the_child_reads_with_builtins_only() -> None:
+    points = (p.ProbePoint("forward", {"w1": 0.125, "w2": -1.5, "b": 2.0}, 1.75),
+              p.ProbePoint("loss", {"w1": 0.1, "w2": 1e-7, "b": -3.0}, -2.5, 6.0))
+    text = p.probe_points_text(points, ("w1", "w2", "b"))
+    read = p.private_copy(("read_probe_points",), dict(vars(builtins)))[0]
+    assert read(text, ("w1", "w2", "b")) == [(pt.kind, dict(pt.params), pt.x, pt.y) for pt in points]
+    for bad in (b"forward 1.0 -\n", b"backward 1 - 1 2 3\n", b"forward x - 1 2 3\n", b"\xff"):
+        with pytest.raises(ValueError):
+            read(bad, ("w1", "w2", "b"))

@@ -35,7 +35,7 @@ def test_json_is_strict_and_complete_even_with_nan(tmp_path) -> None:
 
 def test_json_says_how_the_run_went() -> None:
     trace = dataclasses.replace(
-        perfect(LINEAR), extra_steps=5, isolation=("limits", "audit"), notes=("a note",), stdout="out", stderr="err",
+        perfect(LINEAR), extra_steps=5, isolation=("limits", "audit", "landlock"), notes=("a note",), stdout="out", stderr="err",
         seconds=1.23456, outcome=Outcome(EXCEPTION, "boom", exc_type="ValueError", line=3, file="hw.py"))
     data = strict_loads(render(report_for(LINEAR, trace, "hw.py")))
     assert data["kit"] == {"name": "backprop-grader", "version": __version__}
@@ -43,7 +43,7 @@ def test_json_says_how_the_run_went() -> None:
     assert data["score"] == 7  # training saw 305 passes, and the program raised
     assert data["error"] == "Your program stopped with ValueError (line 3 of hw.py): boom."
     assert data["outcome"]["status"] == "exception" and data["outcome"]["exc_type"] == "ValueError"
-    assert data["run"] == {"seconds": 1.235, "backward_passes": 305, "isolation": ["limits", "audit"]}
+    assert data["run"] == {"seconds": 1.235, "backward_passes": 305, "isolation": ["limits", "audit", "landlock"]}
     assert data["notes"] == ["a note"] and (data["stdout"], data["stderr"]) == ("out", "err")
     assert data["final"]["expected_prediction"] == 7.999998569488525
     assert [c["id"] for c in data["checks"]] == [c.id for c in LINEAR.checks]

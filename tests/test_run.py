@@ -71,8 +71,8 @@ def test_make_config_copies_the_source_and_says_what_the_child_needs(tmp_path, m
     assert len(config.key) == 64 and int(config.key, 16) >= 0
     assert (config.display_name, config.source) == ("hw.py", "w1 = 1\n")
     assert config.parameters == ("w1", "w2", "b") and dict(config.functions) == {"forward": "forward", "loss": "loss"}
-    assert (config.max_steps, config.probe_x, config.probes, config.time_limit) == (
-        QUADRATIC.max_steps, 4.0, POINTS, 7.0)
+    assert (config.max_steps, config.probe_x, config.time_limit) == (QUADRATIC.max_steps, 4.0, 7.0)
+    assert "probes" not in config.to_json()  # the hidden points are not in what the child reads at its start
     assert config.cells is None and not config.figure_png and config.jail
     assert ChildConfig.from_json(config.to_json()) == config  # what the child will read back
     again = run.make_config(submission, QUADRATIC, Probes(POINTS), Limits(time_limit=7.0), str(tmp_path))
@@ -89,9 +89,7 @@ def test_make_config_of_a_notebook_sends_its_cells_and_asks_for_pngs(tmp_path, m
 
 
 def test_the_hard_limit_leaves_room_for_the_probes() -> None:
-    few = config(time_limit=10.0, probes=())
-    more = config(time_limit=10.0, probes=POINTS)
-    assert 10.0 < run.hard_limit(few) < run.hard_limit(more)
+    assert 10.0 < run.hard_limit(config(time_limit=10.0), 0) < run.hard_limit(config(time_limit=10.0), len(POINTS))
 
 
 # -- reading a child's pipes -----------------------------------------------------------------------------
@@ -100,7 +98,7 @@ def test_the_hard_limit_leaves_room_for_the_probes() -> None:
 def config(**changes) -> ChildConfig:
     values = dict(key=KEY, display_name="hw.py", workdir="/tmp/w", workfile="/tmp/w/hw.py", source="",
                   parameters=("w",), functions={"forward": "forward", "loss": "loss"}, max_steps=300, probe_x=4.0,
-                  probes=(), time_limit=1.0, bootstrap_path="/kit")
+                  time_limit=1.0, bootstrap_path="/kit")
     values.update(changes)
     return ChildConfig(**values)
 
@@ -167,7 +165,7 @@ def test_a_child_that_never_gets_ready_could_not_start(monkeypatch) -> None:
 
 def test_a_ready_child_that_stays_silent_times_out_at_the_hard_limit(monkeypatch) -> None:
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
-    monkeypatch.setattr(run, "hard_limit", lambda cfg: 0.4)
+    monkeypatch.setattr(run, "hard_limit", lambda cfg, probes=6: 0.4)
     child = FakeChild([(0, "events", frame(0, protocol.Ready()))], close=False)
     started = time.monotonic()
     got = child.collect(config())
@@ -180,7 +178,7 @@ def test_the_students_clock_starts_at_ready(monkeypatch) -> None:
     """A slow start (importing torch on a busy machine) is not charged to the student: the hard limit
     counts from Ready."""
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
-    monkeypatch.setattr(run, "hard_limit", lambda cfg: 0.6)
+    monkeypatch.setattr(run, "hard_limit", lambda cfg, probes=6: 0.6)
     child = FakeChild([(0.9, "events", frame(0, protocol.Ready())),
                        (0.3, "events", frame(1, protocol.Ended(FINISHED), protocol.Done()))])
     got = child.collect(config())
@@ -352,3 +350,46 @@ def test_a_scratch_folder_that_cannot_be_removed_yet_is_removed_later(monkeypatc
     assert os.path.isdir(path) and "could not remove the scratch folder" in caplog.text
     run.remove_left_behind()
     assert not os.path.exists(path)
+
+
+def test_the_hidden_points_reach_the_child_only_once_its_program_has_ended() -> None:
+    import select
+
+    probes_read, probes_write = os.pipe()
+    seen = {}
+
+    def child() -> None:
+        os.write(events[1], frame(0, protocol.Ready()))
+        time.sleep(0.2)
+        seen["while running"] = select.select([probes_read], [], [], 0)[0]
+        os.write(events[1], frame(1, protocol.Ended(FINISHED)))
+        if select.select([probes_read], [], [], 5)[0]:
+            seen["after"] = os.read(probes_read, 65536)
+        os.write(events[1], frame(2, protocol.Done()))
+        for fd in (out[1], err[1], events[1]):
+            os.close(fd)
+
+    out, err, events = os.pipe(), os.pipe(), os.pipe()
+    thread = threading.Thread(target=child)
+    thread.start()
+    handoff = run.Handoff(probes_write, Probes(POINTS), ("w",))
+    got = collect(out[0], err[0], events[0], config(), lambda: None, handoff)
+    thread.join(5)
+    os.close(probes_read)
+    assert seen["while running"] == []  # nothing to read while the program ran
+    assert protocol.read_probe_points(seen["after"], ("w",)) == [("forward", {"w": 0.5}, 1.5, None),
+                                                                 ("loss", {"w": -1.0}, 2.0, 3.0)]
+    assert [e.KIND for e in got.events] == ["ready", "outcome", "done"]
+
+
+def test_only_answers_to_the_points_asked_count() -> None:
+    from grader.trace import build_trace
+
+    def answer(kind, params, x, y=None):
+        return protocol.ProbeResult(kind=kind, params=params, x=x, grads={"w": 1.0}, y=y, value=0.5)
+
+    events = [answer("forward", {"w": 0.5}, 1.5), answer("forward", {"w": 0.5}, 1.5),  # the same point twice
+              answer("loss", {"w": -1.0}, 2.0, 3.0), answer("loss", {"w": 9.0}, 2.0, 3.0)]  # one never asked
+    trace = build_trace(events, ("w",), outcome=None, stdout="", stderr="", seconds=0.0, max_steps=300, asked=POINTS)
+    assert [(p.kind, p.x, dict(p.params)) for p in trace.probes] == [("forward", 1.5, {"w": 0.5}), ("loss", 2.0, {"w": -1.0})]
+    assert trace.notes == ("A probe result the grader did not ask for was ignored.",)

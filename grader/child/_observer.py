@@ -38,7 +38,8 @@ import types  # noqa: E402
 
 from grader import protocol as _protocol  # noqa: E402
 
-_encode, _frame, _sentence = _protocol.private_copy(("encode", "frame", "sentence_json"), __builtins__)
+_encode, _frame, _sentence, _read_points = _protocol.private_copy(
+    ("encode", "frame", "sentence_json", "read_probe_points"), __builtins__)
 _READY, _STEPS, _EXTRA, _NOTE, _ENDED, _FINAL, _PROBE, _FIGURE, _CELL, _DONE = (
     _protocol.READY, _protocol.STEPS, _protocol.EXTRA_STEPS, _protocol.NOTE, _protocol.ENDED, _protocol.FINAL,
     _protocol.PROBE, _protocol.FIGURE, _protocol.CELL, _protocol.DONE)
@@ -46,7 +47,7 @@ _CHILD_ENDINGS = tuple(_protocol.CHILD_ENDINGS)
 _FINISHED, _TIMEOUT, _EXCEPTION = _protocol.FINISHED, _protocol.TIMEOUT, _protocol.EXCEPTION
 _ROLES = tuple(_protocol.ROLES)
 _allocate_lock = _thread.allocate_lock
-_write = posix.write
+_write, _read, _close = posix.write, posix.read, posix.close
 _monotonic = time.monotonic
 _ModuleType = types.ModuleType
 _module_dict = types.ModuleType.__dict__["__dict__"].__get__  # not module.__dict__: __class__ can be changed
@@ -428,16 +429,39 @@ class _Running:
 
 
 class Prober:
-    """The calls after the run: forward(probe_x), then each hidden probe.  Its state: ``planned`` once the
-    calls are handed out, ``done`` the probes answered ("final" for the prediction), ``running`` the probe
-    between its begin and its end, ``finished`` once everything was sent."""
+    """The calls after the run: forward(probe_x), then each hidden probe.  The points arrive on ``fd`` only
+    once the program has ended (``receive``): until then they are nowhere in this process.  Its state:
+    ``planned`` once the calls are handed out, ``done`` the probes answered ("final" for the prediction),
+    ``running`` the probe between its begin and its end, ``finished`` once everything was sent."""
 
-    def __init__(self, points: tuple, probe_x: float) -> None:
-        self.points, self.probe_x = points, probe_x
+    def __init__(self, fd: int, names: tuple, probe_x: float) -> None:
+        self.fd, self.names, self.probe_x = fd, names, probe_x
+        self.points: list = []
         self.planned = False
         self.done: set = set()
         self.running: _Running | None = None
         self.finished = False
+
+    def receive(self) -> None:
+        """Read the points the parent sends once it has heard that the program ended (None left: none)."""
+        chunks, fd = [], self.fd
+        if fd is None:
+            return
+        self.fd = None
+        try:
+            while True:
+                chunk = _read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            self.points = _read_points(b"".join(chunks), self.names)
+        except (OSError, ValueError):
+            self.points = []
+        finally:
+            try:
+                _close(fd)
+            except OSError:
+                pass
 
     def may_begin(self, index) -> bool:
         return (self.planned and self.running is None and type(index) is int and index not in self.done
@@ -447,7 +471,7 @@ class Prober:
 class Observer:
     """Watches one run of student code.  See the module's docstring for the rules its code keeps."""
 
-    def __init__(self, config, channel: Channel, control, torch) -> None:
+    def __init__(self, config, channel: Channel, control, torch, probes_fd: int | None) -> None:
         self.channel = channel
         self.tensors = Tensors(torch)
         # The hook's controls, taken now: looked up later on the Control object, a class student code can
@@ -459,9 +483,7 @@ class Observer:
         self.steps = Steps(int(config.max_steps), channel)
         self.figures = Figures()
         self.units = Units(config)
-        points = tuple((p.kind, {k: float(v) for k, v in p.params.items()}, float(p.x),
-                        None if p.y is None else float(p.y)) for p in config.probes)
-        self.prober = Prober(points, float(config.probe_x))
+        self.prober = Prober(probes_fd, self.names, float(config.probe_x))
         self.limit = float(config.time_limit)
         self.workfile = str(config.workfile)
         self.recording = True
@@ -605,6 +627,7 @@ class Observer:
         if self.recording or self.params.module is None or prober.planned:
             return None
         prober.planned = True
+        prober.receive()
         function = self.params.function
         calls = [("final", function("forward"), (prober.probe_x,))]
         for index, (kind, _params, x, y) in enumerate(prober.points):

@@ -1,8 +1,9 @@
 """The child process: set up the observer and the sandbox, run one submission, never return.
 
-Started by grader/run.py, either as a fresh Python (``python -I -B -c BOOTSTRAP CONFIG_FD EVENTS_FD``) or
-forked by the warm process (zygote.py).  It reads its ``ChildConfig`` from one private pipe, then closes it
-before student code starts; it writes signed event frames to the other (grader/protocol.py).  Student
+Started by grader/run.py, either as a fresh Python (``python -I -B -c BOOTSTRAP CONFIG_FD EVENTS_FD
+PROBES_FD``) or forked by the warm process (zygote.py).  It reads its ``ChildConfig`` from one private pipe,
+then closes it before student code starts; it writes signed event frames to another (grader/protocol.py);
+the hidden probe points arrive on a third once the program has ended.  Student
 stdout and stderr go to the parent's capture, never mixed with the events.
 """
 
@@ -17,9 +18,19 @@ import tempfile
 import traceback
 import types
 
-from grader.child import execute, pyplot
+from grader.child import execute, pyplot, walls
 from grader.child.boundary import CURRENT, Caps, capability, forwarder, sealer, use
-from grader.child.sandbox import JailError, isolate_network, jail, limit_resources, make_hook, read_roots
+from grader.child.sandbox import (
+    DENIED_EVENTS,
+    DEVICES,
+    JailError,
+    SandboxViolation,
+    isolate_network,
+    jail,
+    limit_resources,
+    make_hook,
+    read_roots,
+)
 from grader.protocol import ChildConfig
 
 _REAL_EXIT = os._exit
@@ -72,7 +83,12 @@ def take_observer() -> types.ModuleType:
 def readable() -> tuple[str, ...]:
     """What student code may read besides its folder: the grader's package, matplotlib's data, and the
     system roots (computed once in a warm process)."""
-    paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [package]
+    # Every folder imports come from (packages found through a .pth file included), but the one the child
+    # was started from: a checkout of the kit holds its solutions and tests beside the package.
+    started_from = os.path.realpath(os.path.dirname(package))
+    paths += [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != started_from]
     try:
         import matplotlib
 
@@ -80,6 +96,48 @@ def readable() -> tuple[str, ...]:
     except Exception:  # noqa: BLE001 - no matplotlib: nothing of it to read
         pass
     return read_roots(tuple(paths))
+
+
+def warm_matplotlib() -> None:
+    """Load matplotlib's font list now, while the grader may still write outside the scratch folder: on the
+    first run after installing, building that cache is matplotlib's doing, never the student's."""
+    try:
+        import matplotlib.font_manager  # noqa: F401
+    except Exception:  # noqa: BLE001 - no matplotlib, or a broken one: the student's import will say so
+        pass
+
+
+# What starts processes, makes special files or signals through a pidfd, put out of student code's reach:
+# each is replaced by a stand-in that raises its audit event, which the hook refuses and records (so the
+# report names the attempt); _posixsubprocess starts programs without raising any event of its own.  A
+# tripwire, as the hook is: the seccomp filter is the wall.
+OUT_OF_REACH = {
+    "os": ("fork", "forkpty", "posix_spawn", "posix_spawnp", "mkfifo", "mknod", "setxattr", "removexattr",
+           "pidfd_open"),
+    "signal": ("pidfd_send_signal",),
+}
+
+
+def _refusing(event: str):
+    def refused(*args, **kwargs):
+        sys.audit(event)  # refused by the hook, which says so
+        raise SandboxViolation(DENIED_EVENTS.get(event, "start a process"))
+
+    return refused
+
+
+def out_of_reach() -> None:
+    for module_name, names in OUT_OF_REACH.items():
+        modules = [sys.modules.get(module_name)] + ([sys.modules.get("posix")] if module_name == "os" else [])
+        for module in modules:
+            for name in names:
+                if module is not None and hasattr(module, name):
+                    setattr(module, name, _refusing(f"{module_name}.{name}"))
+    stand_in = types.ModuleType("_posixsubprocess")
+    stand_in.fork_exec = _refusing("_posixsubprocess.fork_exec")
+    sys.modules["_posixsubprocess"] = stand_in
+    if "subprocess" in sys.modules:
+        sys.modules["subprocess"]._posixsubprocess = stand_in
 
 
 def guard_exit() -> None:
@@ -101,36 +159,41 @@ def guard_exit() -> None:
 
 
 def isolate(config: ChildConfig, roots: tuple[str, ...]) -> list[str]:
-    """Limits for this process and its jail; the layers in place."""
+    """Limits for this process, its jail, and the kernel's walls around it; the layers in place."""
     if not _NETWORK_ISOLATED[0]:
         _NETWORK_ISOLATED[0] = isolate_network()
     limit_resources(memory_mb=config.memory_mb, cpu_seconds=config.time_limit + 30, file_mb=config.file_mb)
     layers = ["limits", "audit"] + (["network"] if _NETWORK_ISOLATED[0] else [])
-    if not config.jail:
-        return layers
-    try:
-        uid = jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))),
-                   config.disk_mb)
-    except JailError as exc:
-        sys.stderr.write(f"grader: the submission could not be isolated ({exc}); it was not run.\n")
-        raise
-    if uid is not None:
-        layers += ["filesystem", "user"]
-        tempfile.tempdir = config.workdir
-        os.environ.update(HOME=config.workdir, TMPDIR=config.workdir)
-    return layers
+    if config.jail:
+        try:
+            layers += jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))),
+                           config.disk_mb)
+        except JailError as exc:
+            sys.stderr.write(f"grader: the submission could not be isolated ({exc}); it was not run.\n")
+            raise
+        if "filesystem" in layers:
+            tempfile.tempdir = config.workdir
+            os.environ.update(HOME=config.workdir, TMPDIR=config.workdir)
+    if config.walls:
+        readable_only = tuple(r for r in roots if r != config.workdir and not r.startswith("/dev"))
+        if walls.landlock(readable_only, (config.workdir,), DEVICES):
+            layers.append("landlock")
+        if walls.seccomp(os.getpid()):
+            layers.append("seccomp")
+    return list(dict.fromkeys(layers))
 
 
-def prepare(config: ChildConfig, events_fd: int) -> Caps:
+def prepare(config: ChildConfig, events_fd: int, probes_fd: int | None) -> Caps:
     """Everything before student code runs: the channel, the observer, the sandbox.  Returns the
     capabilities the driver needs; the observer itself is reachable from nowhere once this returns."""
     import torch
 
     private = take_observer()
     channel = private.Channel(events_fd, bytes.fromhex(config.key), tuple(config.parameters))
+    warm_matplotlib()
     roots = readable()
     hook, control = make_hook(config.workdir, roots)
-    observer = private.Observer(config, channel, control, torch)
+    observer = private.Observer(config, channel, control, torch, probes_fd)
     torch.set_num_threads(1)
     keep, seal_here = observer.sealed, sealer()
 
@@ -147,6 +210,7 @@ def prepare(config: ChildConfig, events_fd: int) -> Caps:
     os.chdir(config.workdir)
     sys.path[:] = [config.workdir] + [p for p in sys.path if p != config.bootstrap_path]
     layers = isolate(config, roots)
+    out_of_reach()
     sys.addaudithook(hook)
     guard_exit()
     CURRENT["caps"] = caps
@@ -158,11 +222,12 @@ def prepare(config: ChildConfig, events_fd: int) -> Caps:
     return caps
 
 
-def run_job(config_bytes: bytes, events_fd: int) -> None:
-    """Run one submission in this process and report on ``events_fd``; never returns."""
+def run_job(config_bytes: bytes, events_fd: int, probes_fd: int | None) -> None:
+    """Run one submission in this process and report on ``events_fd``; the hidden probe points come on
+    ``probes_fd`` once the program has ended.  Never returns."""
     caps = None
     try:
-        caps = prepare(ChildConfig.from_json(config_bytes), events_fd)
+        caps = prepare(ChildConfig.from_json(config_bytes), events_fd, probes_fd)
         config_bytes = None
         execute.drive(caps)
     except BaseException:  # noqa: BLE001 - the grader's own failure: said on stderr, which the report keeps
@@ -191,5 +256,5 @@ def main(argv: list[str]) -> None:
 
         serve(int(argv[1]))
         return
-    config_fd, events_fd = int(argv[0]), int(argv[1])
-    run_job(read_all(config_fd), events_fd)
+    config_fd, events_fd, probes_fd = int(argv[0]), int(argv[1]), int(argv[2])
+    run_job(read_all(config_fd), events_fd, probes_fd)

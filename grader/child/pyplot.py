@@ -77,7 +77,27 @@ def patch(plt) -> None:
             snapshot(caps)
         return real_close(*args, **kwargs)
 
-    plt.show, plt.close, plt._grader_patched = show, close, True
+    real_switch = plt.switch_backend
+
+    def switch_backend(newbackend, *args, **kwargs):
+        return real_switch("Agg")
+
+    plt.show, plt.close, plt.switch_backend, plt._grader_patched = show, close, switch_backend, True
+
+
+def agg_only() -> None:
+    """Any backend a program asks for becomes Agg: no window ever opens, and an interactive backend does not
+    go looking at other threads' frames (which the sandbox refuses) to find an event loop."""
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None or getattr(matplotlib.use, "_grader_agg", False):
+        return
+    real_use = matplotlib.use
+
+    def use(backend, *args, **kwargs):
+        return real_use("Agg", *args[1:], **{k: v for k, v in kwargs.items() if k != "backend"})
+
+    use._grader_agg = True
+    matplotlib.use = use
 
 
 class PyplotHook(importlib.abc.MetaPathFinder):
@@ -112,6 +132,7 @@ class PyplotHook(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     os.environ["MPLBACKEND"] = "Agg"
+    agg_only()
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         patch(plt)

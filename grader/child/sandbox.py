@@ -42,6 +42,12 @@ DENIED_EVENTS = {
     "os.spawn": N_("start another program"),
     "os.fork": N_("start a process"),
     "os.forkpty": N_("start a process"),
+    "os.posix_spawnp": N_("start another program"),
+    "_posixsubprocess.fork_exec": N_("start another program"),
+    "os.mkfifo": N_("make a special file"),
+    "os.mknod": N_("make a special file"),
+    "os.pidfd_open": N_("signal another process"),
+    "signal.pidfd_send_signal": N_("signal another process"),
     "subprocess.Popen": N_("start another program"),
     "pty.spawn": N_("start another program"),
     "socket.__new__": N_("open a network socket"),
@@ -52,6 +58,9 @@ DENIED_EVENTS = {
     "ctypes.dlopen": N_("load native code (ctypes)"),
     "ctypes.dlsym": N_("load native code (ctypes)"),
     "ctypes.call_function": N_("call native code (ctypes)"),
+    # Every other ctypes event (cdata, addressof, string_at...) is refused too: see make_hook.
+    "os.setxattr": N_("change files outside its folder"),
+    "os.removexattr": N_("change files outside its folder"),
     "_winapi.CreateProcess": N_("start another program"),
     # Ways to reach the grader's own objects in this process (and forge what it reports).
     "gc.get_objects": N_("look inside the grader"),
@@ -92,7 +101,7 @@ def read_roots(extra_read: tuple[str, ...] = ()) -> tuple[str, ...]:
 def system_roots(extra_read: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The part of ``read_roots`` that is the same for every process (a warm process computes it once)."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *extra_read,
-             "/usr", "/etc", "/dev", "/sys/devices/system/cpu"}
+             "/usr", "/etc", "/dev", "/sys/devices/system/cpu", "/proc/cpuinfo"}  # torch learns the CPU there
     try:
         roots.add(site.getusersitepackages())
     except AttributeError:
@@ -136,20 +145,24 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
     is_instance, length, to_str, to_tuple, to_bool, any_, int_ = isinstance, len, str, tuple, bool, any, int
     phrases = (N_("start more threads"), N_("load native code (ctypes)"), N_("signal another process"),
                N_("change files outside its folder"), N_("write outside its folder"),
-               N_("read a file outside its folder"))
+               N_("read a file outside its folder"), N_("reach the process's memory (ctypes)"),
+               N_("open a folder outside its folder"))
+    directory = 0o040000
     frame_events = frozenset({"sys._getframe", "object.__getattr__"})
     # Every event a rule below looks at; the others (builtins.id, by far the most frequent, and the frame
     # events outside the observer's thread) leave at once.
     watched = frame_events | frozenset(denied) | frozenset(path_events) | frozenset(
-        {"_thread.start_new_thread", "open", "import", "os.kill"})
+        {"_thread.start_new_thread", "open", "import", "os.kill", "os.killpg", "sqlite3.connect", "os.listdir",
+         "os.scandir"})
     active, observing_thread, attempts, threads = False, None, (), 0
 
     def hook(event: str, args: tuple) -> None:
         nonlocal attempts, threads
-        if not active or event not in watched:
+        if not active or (event not in watched and not event.startswith("ctypes.")):
             return
         refusal = None
         checks = ()  # (path, where, phrase, whether it must be inside where or outside it)
+        folders_outside = False  # an open of a folder outside the scratch folder (a base for dir_fd) is refused
         if event in frame_events:
             if get_ident() != observing_thread:
                 return
@@ -158,6 +171,8 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
             refusal = (denied["sys._current_frames"], "")
         elif event in denied:
             refusal = (denied[event], "")
+        elif event.startswith("ctypes."):  # reading or writing memory at an address: the observer's too
+            refusal = (phrases[6], "")
         elif event == "_thread.start_new_thread":
             threads += 1
             if threads > max_threads:
@@ -171,14 +186,22 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
                     checks = ((path, own, phrases[4], True),)
                 else:
                     checks = ((path, readable, phrases[5], True),)
+                    folders_outside = True
         elif event == "import":
             # A compiled module the submission wrote into its folder would run outside every rule here.
             filename = args[1] if length(args) > 1 else None
             if is_instance(filename, to_str) and not filename.endswith((".py", ".pyc")):
                 checks = ((filename, own, phrases[1], False),)
-        elif event == "os.kill":
+        elif event == "os.kill" or event == "os.killpg":  # its own process, or its own group
             if args and args[0] not in (0, pid, getpid()):
                 refusal = (phrases[2], "")
+        elif event == "sqlite3.connect":  # a database is a file it writes
+            name = args[0] if args else None
+            if is_instance(name, pathlike) and fspath(name) not in (":memory:", b":memory:", ""):
+                checks = ((name, own, phrases[4], True),)
+        elif event == "os.listdir" or event == "os.scandir":
+            if args and is_instance(args[0], pathlike):
+                checks = ((args[0], readable, phrases[5], True),)
         elif event in path_events:
             checks = to_tuple((args[i], own, phrases[3], True) for i in path_events[event]
                               if i < length(args) and is_instance(args[i], pathlike))
@@ -220,6 +243,14 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
             if within != inside:
                 refusal = (phrase, path)
                 break
+            if folders_outside and not any_(real == root or real.startswith(root + "/") for root in own):
+                try:
+                    is_folder = lstat(real).st_mode & file_type == directory
+                except os_error:
+                    is_folder = False
+                if is_folder:
+                    refusal = (phrases[7], path)
+                    break
         if refusal is not None:
             if length(attempts) < 50:
                 attempts = attempts + (refusal[0],)
@@ -254,11 +285,11 @@ def isolate_network() -> bool:
         return False
 
 
-# -- the jail: a file system of its own, and a user of its own (Linux, as root) ---------------------------
+# -- the jail: a file system of its own, and a user of its own (Linux; with root, or a user namespace) -----
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
 PR_SET_NO_NEW_PRIVS = 38
 JAIL_UID_BASE = 1_500_000_000  # + the child's pid: a user no file and no other process belongs to
 JAIL_PROCESSES = 32  # threads and processes that user may have at once (RLIMIT_NPROC counts both)
@@ -271,16 +302,41 @@ class JailError(OSError):
     """The jail could not be built; the child stops rather than run student code half-isolated."""
 
 
-def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> int | None:
+def _user_namespace(libc) -> bool:
+    """Without root: a user namespace of this process's own, in which it is root (and so may build the
+    jail), with a mount and a network namespace owned by it.  False where the kernel does not allow it
+    (unprivileged user namespaces off, a thread already running, a container's seccomp profile)."""
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as handle:
+            handle.write(text)
+    return True
+
+
+def _drop_capabilities(libc) -> None:
+    """No capability left (a user namespace's root holds them all inside it): capset with empty sets."""
+    import ctypes
+
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable, twice (64 capabilities)
+    if libc.capset(header, data) != 0:
+        raise JailError(ctypes.get_errno(), "dropping capabilities")
+
+
+def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> tuple[str, ...]:
     """Confine this process for good: a private mount namespace whose root is an empty read-only tmpfs
     holding read-only binds of ``readable`` (Python, its packages, the grader) and of a few system
     folders, and at ``workdir`` a writable tmpfs of ``disk_mb`` holding what the folder held (the
-    submission); then become a user of its own (no file on the machine is its own,
-    other processes are out of reach), limited to JAIL_PROCESSES threads and processes, with no way back
-    to root.  Returns that user id, or None when this is not Linux run as root (nothing is changed then).
+    submission).  As root, it then becomes a user of its own (no file on the machine is its own, other
+    processes are out of reach), limited to JAIL_PROCESSES threads and processes, with no way back to root;
+    without root, it builds the same in a user namespace of its own (with a network namespace too) and then
+    drops every capability.  Returns the layers in place: ("filesystem", "user") as root, ("filesystem",
+    "network") without, () where neither is possible (not Linux; no namespace may be made here).
     Raises JailError when isolation was possible but failed.  Call before the audit hook (uses ctypes)."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        return None
+    if not sys.platform.startswith("linux"):
+        return ()
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -293,9 +349,10 @@ def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> int | No
             raise JailError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
 
     workdir = os.path.realpath(workdir)
-    uid = JAIL_UID_BASE + os.getpid()
-    if libc.unshare(CLONE_NEWNS) != 0:  # root without CAP_SYS_ADMIN (a default Docker container)
-        return None
+    as_root = os.geteuid() == 0 and libc.unshare(CLONE_NEWNS) == 0  # not so in a container without CAP_SYS_ADMIN
+    if not as_root and not _user_namespace(libc):
+        return ()
+    uid = JAIL_UID_BASE + os.getpid() if as_root else 0  # 0: root of its own user namespace, itself outside
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     # What goes in, opened now: once the new root covers /tmp, these paths may no longer resolve.
     wanted = sorted({os.path.realpath(p) for p in (*readable, *SYSTEM, *DEVICES) if p and os.path.lexists(p)})
@@ -342,6 +399,10 @@ def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> int | No
         for _, fd in opened:  # an open folder outside the new root would be a way out of it
             os.close(fd)
     os.chdir(workdir)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if not as_root:
+        _drop_capabilities(libc)
+        return ("filesystem", "network")
     try:
         hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
         most = JAIL_PROCESSES if hard == resource.RLIM_INFINITY else min(JAIL_PROCESSES, hard)
@@ -351,8 +412,7 @@ def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> int | No
         os.setresuid(uid, uid, uid)
     except OSError as exc:
         raise JailError(exc.errno, f"changing user: {exc}") from exc
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return uid
+    return ("filesystem", "user")
 
 
 def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> None:

@@ -1,6 +1,6 @@
 """The warm process of a batch: imports torch and matplotlib once, then forks one child per job.
 
-The parent sends a ``ForkRequest`` with four file descriptors (config, stdout, stderr, events) over a Unix
+The parent sends a ``ForkRequest`` with five file descriptors (config, stdout, stderr, events, probes) over a Unix
 SEQPACKET socket; the zygote forks, answers ``Forked`` with the child's pid, and ``Exited`` with its exit
 status when it ends (grader/protocol.py).  No student code ever runs in this process, only in its children.
 """
@@ -49,13 +49,13 @@ def become_child(sock: socket.socket, wake: tuple[int, int], fds: list[int]) -> 
     for fd in wake:
         os.close(fd)
     os.setsid()
-    config_fd, out_fd, err_fd, events_fd = fds
+    config_fd, out_fd, err_fd, events_fd, probes_fd = fds
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
     os.close(out_fd)
     os.close(err_fd)
     random.seed()
-    main.run_job(main.read_all(config_fd), events_fd)
+    main.run_job(main.read_all(config_fd), events_fd, probes_fd)
 
 
 def serve(sock_fd: int) -> None:

@@ -75,6 +75,9 @@ def _stats(entries, assignment: str) -> dict:
     pass_rate = {c: sum(1 for e in mine if e.statuses.get(c) == "pass") / len(mine) for c in checks} if mine else {}
     diagnoses = Counter(d for e in mine for d in e.diagnoses).most_common()
     failed = [e for e in mine if e.status != "graded"]
+    ran = [set(e.isolation) for e in mine if e.isolation]
+    walls = sorted(set.intersection(*ran)) if ran else []
+    weaker = sum(1 for held in ran if not held >= set.union(*ran))
     slowest = sorted(mine, key=lambda e: (-e.seconds, e.student))[:5]
     return {
         "count": len(mine),
@@ -86,7 +89,17 @@ def _stats(entries, assignment: str) -> dict:
         "diagnoses": diagnoses,
         "failed": failed,
         "slowest": slowest,
+        "walls": walls,
+        "weaker": weaker,
     }
+
+
+def walls_line(s: dict) -> str:
+    """The walls every child of the assignment had, and how many had fewer than the others."""
+    line = _("Walls around every submission: {walls}.").format(walls=", ".join(s["walls"]) or _("none"))
+    if s["weaker"]:
+        line += " " + _("{n} submissions had fewer.").format(n=s["weaker"])
+    return line
 
 
 def summary_md(entries: Sequence, note: str | None = None) -> str:
@@ -95,7 +108,7 @@ def summary_md(entries: Sequence, note: str | None = None) -> str:
         s = _stats(entries, a)
         out += [f"## `{a}`", "",
                 _("{n} submissions, mean score {mean:.2f} / {max:g}, {full} with full marks.").format(
-                    n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"]), "",
+                    n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"]), "", walls_line(s), "",
                 "### " + _("Scores"), "", "| " + _("Score") + " | " + _("Students") + " | |", "|---|---|---|"]
         top = max((n for _, n in s["histogram"]), default=1) or 1
         for score, n in s["histogram"]:
@@ -126,7 +139,8 @@ def summary_html(entries: Sequence, note: str | None = None) -> str:
         s = _stats(entries, a)
         parts.append(f"<h2><code>{e(a)}</code></h2><p>" + e(
             _("{n} submissions, mean score {mean:.2f} / {max:g}, {full} with full marks.").format(
-                n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"])) + "</p>")
+                n=s["count"], mean=s["mean"], max=s["max_score"], full=s["full"])) + "</p>"
+                     + f"<p>{e(walls_line(s))}</p>")
         top = max((n for _, n in s["histogram"]), default=1) or 1
         parts.append(f"<h3>{e(_('Scores'))}</h3><table><tr><th>{e(_('Score'))}</th><th>{e(_('Students'))}</th><th></th></tr>")
         for score, n in s["histogram"]:
