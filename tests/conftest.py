@@ -138,3 +138,50 @@ def hostile(tmp_path_factory):
     elapsed = time.monotonic() - started
     return root, reports, code, elapsed
 
+
+
+TEST_USER = "grader-test"
+
+
+@pytest.fixture(scope="session")
+def unprivileged():
+    """A user without privileges that can run this Python and read this checkout: (uid, gid, home).  Made
+    here when the tests run as root (as CI does); where a folder on the way to Python is closed to others
+    (/root, where pyenv puts it), it is opened for passing through (o+x, not for listing) for the session
+    and closed again after.  Skipped where the tests do not run as root on Linux."""
+    import grp
+    import pwd
+    import shutil
+    import stat
+    import subprocess
+
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("running the kit as an unprivileged user needs Linux and root to make that user")
+    try:
+        user = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", TEST_USER], check=True, capture_output=True)
+        user = pwd.getpwnam(TEST_USER)
+    opened = []
+    for path in {Path(sys.executable).resolve(), Path(sys.prefix), ROOT}:
+        for folder in [*reversed(path.parents), path]:
+            mode = folder.stat().st_mode
+            if folder.is_dir() and not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+                opened.append((folder, mode))
+    try:
+        yield user.pw_uid, grp.getgrgid(user.pw_gid).gr_gid, user.pw_dir
+    finally:
+        for folder, mode in reversed(opened):
+            folder.chmod(mode)
+
+
+def run_as(user, argv, **kwargs):
+    """``subprocess.run`` as the unprivileged user (its home, its environment; the rest as given)."""
+    import subprocess
+
+    uid, gid, home = user
+    env = {**os.environ, "HOME": home, "USER": TEST_USER, "LOGNAME": TEST_USER}
+    env.pop("XDG_CACHE_HOME", None)
+    return subprocess.run(argv, user=uid, group=gid, extra_groups=[], env=env, capture_output=True, text=True,
+                          **kwargs)

@@ -32,6 +32,12 @@ from cases import HOSTILE
         ("reach_the_grader", "look inside the grader"),
         ("disarm_sandbox", "look inside the grader"),
         ("fool_paths", "write outside its folder"),  # the hook's refusal, not the jail's
+        ("ctypes_memory", "reach the process's memory (ctypes)"),
+        ("posixsubprocess", "start another program"),
+        ("dir_fd_escape", "outside its folder (/proc/self)"),  # a folder to open, or (in the jail) nothing there
+        ("sqlite_outside", "write outside its folder"),
+        ("special_files", "make a special file"),
+        ("kill_the_grader", "signal another process"),
     ],
 )
 def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
@@ -45,6 +51,16 @@ def test_each_attempt_is_stopped_and_named(hostile, name, fragment) -> None:
 def test_attempts_are_listed_in_the_notes(hostile) -> None:
     _, reports, _, _ = hostile
     assert any("tried to start a process" in n for n in reports["fork_bomb"]["notes"])
+    assert any("tried to signal another process" in n for n in reports["kill_the_grader"]["notes"])
+    assert "killpg refused" in reports["kill_the_grader"]["stdout"]  # the group kill first, refused too
+    assert not os.path.exists("/tmp/grader-sqlite-escape.db")
+
+
+def test_the_hidden_points_are_nowhere_in_the_process_while_it_runs(hostile) -> None:
+    _, reports, _, _ = hostile
+    thief = reports["read_every_fd"]
+    assert "stole probe points: False" in thief["stdout"], thief["stdout"] + thief["stderr"]
+    assert thief["score"] == 10, [c["message"] for c in thief["checks"]]  # and its probes still ran
     assert "alice solution" not in reports["read_named_file"]["stdout"]
 
 
@@ -108,7 +124,7 @@ def leftover_children(grading) -> list[str]:
 
 def test_machine_left_clean_and_time_bounded(hostile, grading) -> None:
     root, reports, code, elapsed = hostile
-    assert code == 1 and len(reports) == 27
+    assert code == 1 and len(reports) == len(list(HOSTILE.glob("*.py"))) + 2  # and the two that read a classmate
     assert not (root / "grader-reports-fake.json").exists()
     assert not list(root.parent.glob("grader-reports-fake.json"))
     assert leftover_children(grading) == []

@@ -47,7 +47,7 @@ _CHILD_ENDINGS = tuple(_protocol.CHILD_ENDINGS)
 _FINISHED, _TIMEOUT, _EXCEPTION = _protocol.FINISHED, _protocol.TIMEOUT, _protocol.EXCEPTION
 _ROLES = tuple(_protocol.ROLES)
 _allocate_lock = _thread.allocate_lock
-_write, _read, _close = posix.write, posix.read, posix.close
+_write, _read, _close, _set_blocking = posix.write, posix.read, posix.close, posix.set_blocking
 _monotonic = time.monotonic
 _ModuleType = types.ModuleType
 _module_dict = types.ModuleType.__dict__["__dict__"].__get__  # not module.__dict__: __class__ can be changed
@@ -449,6 +449,7 @@ class Prober:
             return
         self.fd = None
         try:
+            _set_blocking(fd, True)  # student code may have made it non-blocking
             while True:
                 chunk = _read(fd, 65536)
                 if not chunk:
