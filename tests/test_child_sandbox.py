@@ -92,3 +92,16 @@ def test_jail_holds_without_the_audit_hook(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("jailed")
     assert not (work / "mine.txt").exists()  # what it wrote stayed in its own file system
+
+
+def test_every_folder_imports_come_from_is_readable_but_the_checkout(monkeypatch, tmp_path) -> None:
+    """Packages found through a .pth file live outside site-packages: reading them is no attempt of the
+    student's.  The checkout the child was started from (solutions, tests) is not readable."""
+    from grader.child import main, sandbox
+
+    sandbox.system_roots.cache_clear()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), str(ROOT), *sys.path])
+    roots = main.readable()
+    assert str(tmp_path) in roots and str(ROOT / "grader") in roots
+    assert str(ROOT) not in roots and str(ROOT / "solutions") not in roots
+    sandbox.system_roots.cache_clear()

@@ -169,3 +169,44 @@ def test_ctrl_c_writes_the_gradebook_of_what_ended_and_says_it_is_incomplete(tmp
     assert len(rows) == 1 and rows[0]["student"] in first
     assert "Incomplete: the batch was interrupted after 1 of 4 submissions" in (out / "summary.md").read_text()
     assert len(list(out.rglob("entry.json"))) == 1  # the others' grades would be made up: --resume grades them
+
+
+def test_a_class_without_file_isolation_is_refused_unless_asked(tmp_path, monkeypatch, capsys) -> None:
+    """GRADER_JAIL=off and GRADER_WALLS=off give what a system without Landlock and without namespaces
+    gives: a single self-check says so; a class is refused unless the option names the risk."""
+    monkeypatch.setenv("GRADER_JAIL", "off")
+    monkeypatch.setenv("GRADER_WALLS", "off")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    solution = (ROOT / "solutions" / "backprop_linear.py").read_text()
+    (folder / "alice.py").write_text(solution)
+    (folder / "bob.py").write_text(solution)
+    assert main(["check", str(folder), "--out", str(tmp_path / "out")]) == 5
+    err = capsys.readouterr().err
+    assert "no file isolation here" in err and "--unsafe-no-file-isolation" in err
+    assert not (tmp_path / "out").exists()  # nothing was graded
+    assert main(["check", str(folder), "--out", str(tmp_path / "out"), "--unsafe-no-file-isolation"]) == 0
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    walls = next(line for line in summary.splitlines() if line.startswith("Walls around every submission: "))
+    assert "audit, limits" in walls and "landlock" not in walls and "filesystem" not in walls
+    assert main(["check", str(folder / "alice.py"), "--out", str(tmp_path / "one")]) == 0
+    assert "graded without file isolation" in capsys.readouterr().err
+    notes = json.loads((tmp_path / "one" / "alice" / "report.json").read_text())["notes"]
+    assert any("no file isolation" in note for note in notes)
+
+
+def test_the_console_says_the_walls(tmp_path, capsys) -> None:
+    assert main(["check", str(ROOT / "solutions" / "backprop_linear.py"), "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "walls: limits, audit" in err and ("landlock" in err or not sys.platform.startswith("linux"))
+
+
+def test_matplotlibs_first_run_is_never_the_students_doing(tmp_path, monkeypatch) -> None:
+    """On the first run after installing, matplotlib builds its font cache: that happens before the walls go
+    up, and no note blames the student for writing outside its folder."""
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "fresh-matplotlib-config"))
+    assert main(["check", str(ROOT / "solutions" / "backprop_linear.py"), "--out", str(tmp_path / "out"),
+                 "--format", "json"]) == 0
+    report = json.loads((tmp_path / "out" / "backprop_linear" / "report.json").read_text())
+    assert report["notes"] == [] and "not allowed" not in report["stderr"], (report["notes"], report["stderr"])
+    assert list((tmp_path / "fresh-matplotlib-config").glob("fontlist*.json"))
