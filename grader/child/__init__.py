@@ -8,7 +8,8 @@ warm process).  Its modules, along the seams of what a child does:
 * ``execute``: running the script or the cells, then the calls of the student's functions;
 * ``ipython``: stand-ins for what notebook cells expect; ``pyplot``: figures, never blocking, observed;
 * ``values``: plain numbers from student objects, in student territory;
-* ``sandbox``: resource limits, the jail and the audit hook; ``zygote``: the warm process (fork server);
+* ``sandbox``: resource limits, the jail and the audit hook; ``walls``: Landlock and seccomp, for any user;
+* ``zygote``: the warm process (fork server);
 * ``_observer``: the private observer, loaded under no name, which holds the key and sends the events.
 
 What crosses to the parent is defined in grader/protocol.py.

@@ -136,11 +136,16 @@ REFUSED = (
 SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")  # first argument: the target process
 
 
-def seccomp(pid: int) -> bool:
-    """Install the filter for this process (and its threads to come); True when it is in place."""
+_PREPARED: list = []  # a filter with every rule but those about this process's own pid (see prepare)
+
+
+def prepare_seccomp():
+    """The filter's rules that do not depend on the process (most of the cost: some 70 system calls looked
+    up by name), ready for ``seccomp`` to finish: a warm process prepares it once, and each child it forks
+    inherits a copy of it."""
     sc = _seccomp
     if sc is None or not sys.platform.startswith("linux"):
-        return False
+        return None
     refuse = sc.ERRNO(errno.EPERM)
     rules = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in REFUSED:
@@ -150,11 +155,22 @@ def seccomp(pid: int) -> bool:
             continue
     rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))  # a process, not a thread
     rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # its flags cannot be read: the C library falls back to clone
+    rules.add_rule(refuse, "socket", sc.Arg(0, sc.NE, AF_UNIX))
+    rules.add_rule(refuse, "socketpair", sc.Arg(0, sc.NE, AF_UNIX))
+    _PREPARED[:] = [rules]
+    return rules
+
+
+def seccomp(pid: int) -> bool:
+    """Install the filter for this process (and its threads to come); True when it is in place."""
+    sc = _seccomp
+    if not _PREPARED and prepare_seccomp() is None:
+        return False
+    rules = _PREPARED.pop()
+    refuse = sc.ERRNO(errno.EPERM)
     for name in SIGNALS:  # only to itself (0, negative and other pids: another process or a group)
         rules.add_rule(refuse, name, sc.Arg(0, sc.GT, pid))
         rules.add_rule(refuse, name, sc.Arg(0, sc.LT, pid))
-    rules.add_rule(refuse, "socket", sc.Arg(0, sc.NE, AF_UNIX))
-    rules.add_rule(refuse, "socketpair", sc.Arg(0, sc.NE, AF_UNIX))
     rules.load()
     return True
 

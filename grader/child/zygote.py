@@ -15,7 +15,7 @@ import signal
 import socket
 
 from grader import protocol
-from grader.child import main, pyplot
+from grader.child import main, pyplot, walls
 
 
 def warm() -> None:
@@ -35,6 +35,7 @@ def warm() -> None:
     pyplot.warm()
     main.preload_observer()
     main.readable()
+    walls.prepare_seccomp()
     # Children inherit everything imported so far; frozen, the garbage collector never walks (and so never
     # copies) those pages in a child.
     gc.collect()
