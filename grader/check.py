@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from grader.i18n import _
-from grader.reference import Reference, loss_and_grads, model_and_grads
+from grader.reference import Reference, expected_call, loss_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import (
     CRASHED,
@@ -140,27 +140,63 @@ def _result(check_id: str, spec: Spec, status: str, message: str, **extra) -> Ch
 
 
 def _call_text(spec: Spec, probe: Probe) -> str:
+    name = probe.function or spec.functions[probe.kind]
+    if probe.pred is not None:  # loss(y_pred, y): what matters is the prediction it is given
+        return f"{name}(y_pred={probe.pred:g}, y={probe.y or 0.0:g})"
     params = ", ".join(f"{k}={v:g}" for k, v in probe.params.items())
     args = f"{probe.x:g}" if probe.kind == "forward" else f"{probe.x:g}, {probe.y:g}"
-    return _("{kind}({args}) with {params}").format(kind=spec.functions[probe.kind], args=args, params=params)
+    return _("{kind}({args}) with {params}").format(kind=name, args=args, params=params)
 
 
-def _probe_check(role: str, spec: Spec, trace: Trace, expect: Callable[[Probe], tuple[float, dict]]) -> CheckResult:
+def expected_of(spec: Spec, probe: Probe) -> tuple[float, dict[str, float]]:
+    return expected_call(spec, probe.kind, probe.params, probe.x, probe.y, probe.pred)
+
+
+def locally_right(spec: Spec, trace: Trace, tol: Tolerance) -> bool | None:
+    """Whether every pass of the first epoch has the spec's loss and gradients at the student's own
+    parameters and sample (None: there is no complete first epoch to tell)."""
+    steps = trace.steps[: spec.samples]
+    if len(steps) < spec.samples:
+        return None
+    for k, step in enumerate(steps):
+        if any(step.params.get(n) is None for n in spec.param_names):
+            return False
+        loss, grads = loss_and_grads(spec, step.params, spec.x[k], spec.y[k])
+        if not tol.close(step.loss, loss) or not all(tol.close(step.grads.get(n), grads[n]) for n in spec.param_names):
+            return False
+    return True
+
+
+def _from_training(role: str, spec: Spec, trace: Trace, why: str) -> CheckResult:
+    """The check of a function the grader could not call, judged from the training steps instead: each
+    step's loss and gradients at the student's own parameters say what forward and loss computed."""
+    tol = spec.check(role).tolerance
+    right = locally_right(spec, trace, Tolerance(max(tol.rtol, 1e-4), max(tol.atol, 1e-5)))
+    if right:
+        return _result(role, spec, PASS, _(
+            "The grader could not call your {role} function ({why}), so it was judged from your training: at "
+            "every step of the first epoch the loss and the gradients are the assignment's.").format(role=role, why=why))
+    if right is False:
+        return _result(role, spec, FAIL, _(
+            "The grader could not call your {role} function ({why}), and your training's losses or gradients are "
+            "not the assignment's (see the checks of the training).").format(role=role, why=why))
+    return _result(role, spec, ERROR, _("Your {role} function could not be tried ({why}). {stopped}").format(
+        role=role, why=why, stopped=why_stopped(trace)))
+
+
+def _probe_check(role: str, spec: Spec, trace: Trace) -> CheckResult:
     """The check of the same id as the role: the hidden calls of the student's function for that role."""
-    check_id, function = role, spec.functions[role]
+    check_id = role
     tol = spec.check(check_id).tolerance
     probes = [p for p in trace.probes if p.kind == role]
     if not probes:
-        if function not in trace.functions and trace.outcome.status == FINISHED:
-            return _result(check_id, spec, ERROR, _("There is no function named {name}.").format(name=function))
-        return _result(
-            check_id, spec, ERROR,
-            _("{name} could not be tried. {why}").format(name=function, why=why_stopped(trace) or trace.outcome.message or ""),
-        )
+        why = trace.unprobed.get(role) or (why_stopped(trace) or trace.outcome.message or _("it was not called"))
+        return _from_training(role, spec, trace, why.rstrip("."))
+    function = probes[0].function or spec.functions[role]
     expected_rows, observed_rows = [], []
     problems = []
     for probe in probes:
-        value, grads = expect(probe)
+        value, grads = expected_of(spec, probe)
         expected_rows.append({"call": _call_text(spec, probe), "value": encode_number(value), "grads": _numbers(grads)})
         observed_rows.append(
             {"call": _call_text(spec, probe), "value": encode_number(probe.value), "grads": _numbers(probe.grads),
@@ -207,18 +243,19 @@ def _probe_check(role: str, spec: Spec, trace: Trace, expect: Callable[[Probe], 
 
 
 def check_forward(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
-    return _probe_check("forward", spec, trace, lambda p: model_and_grads(spec, p.params, p.x))
+    return _probe_check("forward", spec, trace)
 
 
 def check_loss(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
-    return _probe_check("loss", spec, trace, lambda p: loss_and_grads(spec, p.params, p.x, p.y or 0.0))
+    return _probe_check("loss", spec, trace)
 
 
 # -- the training trace --------------------------------------------------------------------------------
 
 
 def first_difference(
-    spec: Spec, expected: tuple[Step, ...], observed: tuple[Step, ...], tol: Tolerance, with_loss: bool
+    spec: Spec, expected: tuple[Step, ...], observed: tuple[Step, ...], tol: Tolerance, with_loss: bool,
+    unplayed: frozenset[str] = frozenset(),
 ) -> tuple[int, str] | None:
     """The first step (index) where the observed trace departs from the expected one, and how."""
     for index, (want, got) in enumerate(zip(expected, observed)):
@@ -228,6 +265,9 @@ def first_difference(
             )
         for name in spec.param_names:
             g, w = got.grads.get(name), want.grads[name]
+            if g is None and unplayed and name in unplayed:
+                return index, _("{step}: nothing in your model plays {name}: no tensor of yours gets the gradient "
+                                "{name} should get.").format(step=step_label(spec, index), name=name)
             if g is None:
                 return index, _("{step}: {name}.grad was empty after backward(); is {name} still the tensor you "
                                 "created with requires_grad=True?").format(step=step_label(spec, index), name=name)
@@ -236,6 +276,13 @@ def first_difference(
                     step=step_label(spec, index), name=name, got=fmt(g), want=fmt(w), far=_far(g, w)
                 )
     return None
+
+
+def unplayed(spec: Spec, trace: Trace) -> frozenset[str]:
+    """The parameters no slot of the student's plays, when some do (a model without one of the terms)."""
+    if not trace.roles:
+        return frozenset()
+    return frozenset(n for n in spec.param_names if trace.slot_of(n) is None)
 
 
 def _steps_json(steps: tuple[Step, ...], limit: int) -> list[dict]:
@@ -247,7 +294,7 @@ def check_first_epoch_grads(spec: Spec, reference: Reference, trace: Trace) -> C
     n = spec.samples
     expected, observed = reference.steps[:n], trace.steps[:n]
     extra = {"expected": _steps_json(expected, n), "observed": _steps_json(observed, n)}
-    difference = first_difference(spec, expected, observed, tol, with_loss=False)
+    difference = first_difference(spec, expected, observed, tol, with_loss=False, unplayed=unplayed(spec, trace))
     if difference is not None:
         index, message = difference
         return _result("first_epoch_grads", spec, FAIL, message, step=index, **extra)
@@ -275,7 +322,8 @@ def check_training(spec: Spec, reference: Reference, trace: Trace) -> CheckResul
     total = spec.total_steps
     count = trace.backward_count
     extra = {"expected": {"steps": total}, "observed": {"steps": count}}
-    difference = first_difference(spec, reference.steps, trace.steps, tol, with_loss=True)
+    difference = first_difference(spec, reference.steps, trace.steps, tol, with_loss=True,
+                                  unplayed=unplayed(spec, trace))
     if difference is not None:
         index, message = difference
         return _result("training", spec, FAIL, message, step=index, **extra)
@@ -312,7 +360,9 @@ def parameters_moved(spec: Spec, trace: Trace) -> bool:
 
 def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
     tol = spec.check("final_prediction").tolerance
-    call = f"{spec.functions['forward']}({spec.probe_x:g})"
+    # Computed from the parameters the program ended with, by the spec's model: a forward() that returns
+    # the lecture's printed number earns nothing.
+    call = _("the model at x = {x:g}").format(x=spec.probe_x)
     extra = {"expected": encode_number(reference.prediction), "observed": encode_number(trace.prediction)}
     if not trace.steps:
         return _result(
@@ -330,9 +380,8 @@ def check_final_prediction(spec: Spec, reference: Reference, trace: Trace) -> Ch
     if trace.prediction is None:
         return _result(
             "final_prediction", spec, ERROR,
-            _("{call} could not be computed after your program ran: {error}.").format(
-                call=call, error=trace.prediction_error or _("no value")
-            ),
+            _("{call} could not be computed: the parameters' values after your program ran were not found.").format(
+                call=call),
             **extra,
         )
     if not tol.close(trace.prediction, reference.prediction):

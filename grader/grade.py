@@ -11,7 +11,7 @@ from grader.check import CheckResult, run_checks, why_stopped
 from grader.diagnose import Diagnosis, diagnose
 from grader.i18n import _
 from grader.load import Submission
-from grader.protocol import ProbePoint
+from grader.plan import Point
 from grader.reference import Reference, reference_trace
 from grader.run import Limits, Probes, Runner
 from grader.spec import Spec
@@ -58,7 +58,7 @@ def draw_probes(spec: Spec, rng: random.Random) -> Probes:
             params = {name: _grid_value(rng, *ps.parameter_range, ps.grid) for name in spec.param_names}
             x = _grid_value(rng, *ps.x_range, ps.grid, avoid_zero=True)
             y = _grid_value(rng, *ps.y_range, ps.grid) if kind == "loss" else None
-            points.append(ProbePoint(kind, params, x, y))
+            points.append(Point(kind, params, x, y))
     return Probes(tuple(points))
 
 

@@ -3,8 +3,8 @@
 Three conversations cross a process boundary:
 
 * **configuration**: the parent hands the child one ``ChildConfig`` (JSON) over a private pipe, and only
-  once the program has ended, the hidden probe points over another (``probe_points_text``): until then
-  they are nowhere in the child's process;
+  once the program has ended and the child has said what it trained (``Program``), the hidden calls to
+  make over another (``probe_calls_text``): until then they are nowhere in the child's process;
 * **events**: the child reports what it observed as events (``Ready``, ``Steps``, ``Ended``, ...), sent in
   signed *frames* over another private pipe.  A frame is one line, ``MAC PAYLOAD``, where PAYLOAD is a JSON
   array of event objects and MAC the first 16 bytes (hex) of HMAC-SHA256(key, b"SEQUENCE:" + PAYLOAD), with
@@ -54,6 +54,8 @@ ENDINGS = CHILD_ENDINGS + (CRASHED, OVER_DISK, UNREADABLE, TAMPERED)
 
 ISOLATION_LAYERS = ("limits", "audit", "network", "filesystem", "user", "landlock", "seccomp")
 ROLES = ("forward", "loss")  # the student's functions the grader calls, by role
+MAX_SLOTS = 64  # slots (tensor elements) a kind of backward pass may train, as the child reports them
+MAX_FUNCTIONS = 64  # the student's functions the child lists
 MAC_HEX = 32  # characters of a frame's signature
 EVENTS_CAP = 64 * 1024 * 1024  # bytes of events the parent reads from one run
 
@@ -104,20 +106,37 @@ def sentence_json(template: str, args: dict) -> dict:
     return {"template": template, "args": args}
 
 
-def read_probe_points(data: bytes, names: tuple) -> list:
-    """The hidden points the parent sent once the program had ended (see ``probe_points_text``): a list of
-    (kind, {name: value}, x, y or None).  Raises ValueError for anything else."""
-    points = []
-    for line in data.decode("ascii").split("\n"):
-        fields = line.split(" ")
+def read_probe_calls(data: bytes) -> list:
+    """The calls the parent sent once the program had ended (see ``probe_calls_text``), each a tuple
+    (index, function, args, binds, x, y, pred, assign).  Raises ValueError for anything else."""
+    calls = []
+    for line in data.decode("utf-8").split("\n"):
         if line == "":
             continue
-        if len(fields) != 3 + len(names) or (fields[0] != "forward" and fields[0] != "loss"):
-            raise ValueError("not a probe point")
-        values = [float(field) for field in fields[3:]]
-        y = None if fields[2] == "-" else float(fields[2])
-        points.append((fields[0], dict(zip(names, values)), float(fields[1]), y))
-    return points
+        fields = line.split(" ")
+        if len(fields) < 7 or not (fields[0] + fields[1]).isascii():
+            raise ValueError("not a probe call")
+        args = () if fields[2] == "-" else tuple(fields[2].split(","))
+        for token in args:
+            head, rest = token[:1], token[1:]
+            if not (token == "x" or token == "y" or token == "p" or (head == "s" and rest.isascii() and rest.isdigit())
+                    or (head == "c" and float(rest) == float(rest))):
+                raise ValueError("not an argument of a probe call")
+        binds = []
+        for token in ([] if fields[3] == "-" else fields[3].split(",")):
+            name, _, what = token.partition("=")
+            if not name.isidentifier() or (what != "x" and what != "y" and what != "p"):
+                raise ValueError("not a binding of a probe call")
+            binds.append((name, what))
+        x, y, pred = [None if f == "-" else float(f) for f in fields[4:7]]
+        assign = []
+        for token in fields[7:]:
+            slot, _, value = token.partition("=")
+            if not (slot.isascii() and slot.isdigit()):
+                raise ValueError("not a slot of a probe call")
+            assign.append((int(slot), float(value)))
+        calls.append((int(fields[0]), int(fields[1]), args, tuple(binds), x, y, pred, tuple(assign)))
+    return calls
 
 
 def private_copy(names: tuple, builtins: dict) -> tuple:
@@ -376,7 +395,7 @@ def _row(value: Any) -> tuple:
     if type(value) is not list or len(value) != 5:
         raise ProtocolError("a step is a list of five: loss, line, file, gradients, values")
     loss, line, file, grads, params = value
-    if type(grads) is not list or type(params) is not list or len(grads) > 64 or len(params) > 64:
+    if type(grads) is not list or type(params) is not list or len(grads) > MAX_SLOTS or len(params) > MAX_SLOTS:
         raise ProtocolError("a step's gradients and values are lists of numbers")
     return (loss if type(loss) is float else number(loss), _line(line), _file(file),
             tuple([v if type(v) is float else number(v) for v in grads]),
@@ -385,11 +404,13 @@ def _row(value: Any) -> tuple:
 
 @dataclass(frozen=True)
 class Steps:
-    """Backward passes, in order: for each, the loss it started from, where backward() was called, and each
-    parameter's gradient after it and value at it, in the order of ``names`` (None where one was missing)."""
+    """Backward passes, in order: for each, the loss it started from, where backward() was called, and the
+    gradient after it and value at it of each slot the pass trained, in the order of ``names`` (the slots'
+    labels: the spec's parameter names, or where the student keeps them: ``w_1``, ``w[0]``, ``model.b``;
+    None where one was missing).  The child starts a new event when the labels change."""
 
     KIND: ClassVar[str] = "steps"
-    names: tuple[str, ...] = _reader(_sequence(_said(100, optional=False), 64))
+    names: tuple[str, ...] = _reader(_sequence(_said(200, optional=False), MAX_SLOTS))
     rows: tuple[tuple, ...] = _reader(_sequence(_row, 100_000))
 
     def __post_init__(self) -> None:
@@ -431,33 +452,57 @@ class Ended:
 
 
 @dataclass(frozen=True)
-class Final:
-    """After the program: the parameters, forward(probe_x), and which of the student's functions exist."""
+class Function:
+    """A function of the student's the grader may call after the run: where it was found (``label``, as a
+    call would spell it: ``forward``, ``model.forward``, ``model``), its positional parameters and how many
+    have defaults, the global names its code reads, and the kind of backward pass (an index into
+    ``Program.kinds``) in whose namespaces it was found (None: the module's, after the run)."""
 
-    KIND: ClassVar[str] = "final"
-    params: Mapping[str, float | None] = _reader(_numbers)
-    leaf: Mapping[str, bool] = _reader(_table(_boolean))
-    prediction: float | None = _reader(number, None)
-    prediction_error: Sentence | None = _reader(_sentence, None)
-    functions: tuple[str, ...] = _reader(_sequence(_one_of(ROLES), len(ROLES)), ())
+    label: str = _reader(_said(200, optional=False))
+    args: tuple[str, ...] = _reader(_sequence(_said(100, optional=False), 32), ())
+    defaults: int = _reader(_integer(0), 0)
+    reads: tuple[str, ...] = _reader(_sequence(_said(100, optional=False), 200), ())
+    line: int | None = _reader(_integer(1, optional=True), None)
+    kind: int | None = _reader(_integer(0, optional=True), None)
+
+
+def _function(value: Any) -> Function:
+    return _decode(Function, value, "function")
+
+
+@dataclass(frozen=True)
+class Program:
+    """After the program ended: every slot the backward passes trained (one element of a tensor, labelled
+    by where the student keeps it), its value now and whether its label still names a leaf tensor; the
+    kinds of backward pass (each a tuple of slot labels, in the order first seen); and the student's
+    functions the grader may call."""
+
+    KIND: ClassVar[str] = "program"
+    slots: tuple[str, ...] = _reader(_sequence(_said(200, optional=False), MAX_SLOTS))
+    values: tuple[float | None, ...] = _reader(_sequence(number, MAX_SLOTS))
+    leaf: tuple[bool, ...] = _reader(_sequence(_boolean, MAX_SLOTS))
+    kinds: tuple[tuple[str, ...], ...] = _reader(_sequence(_sequence(_said(200, optional=False), MAX_SLOTS), 64), ())
+    functions: tuple[Function, ...] = _reader(_sequence(_function, MAX_FUNCTIONS), ())
+
+    def __post_init__(self) -> None:
+        if not len(self.slots) == len(self.values) == len(self.leaf):
+            raise ProtocolError("each slot has one value and one leaf flag")
+        if any(f.kind is not None and f.kind >= len(self.kinds) for f in self.functions):
+            raise ProtocolError("a function names a kind of pass that is not listed")
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One hidden call of the student's forward or loss, at the point the parent asked for."""
+    """The answer to the parent's call number ``index`` (see ``ProbeCall``): what the call returned, and
+    after backward() the gradient of each of ``Program.slots`` (None where the call set none) and of the
+    prediction the call was given, if it was given one."""
 
     KIND: ClassVar[str] = "probe"
-    kind: str = _reader(_one_of(ROLES))
-    params: Mapping[str, float | None] = _reader(_numbers)
-    x: float = _reader(_required_number)
-    grads: Mapping[str, float | None] = _reader(_numbers)
-    y: float | None = _reader(number, None)
+    index: int = _reader(_integer(0))
+    grads: tuple[float | None, ...] = _reader(_sequence(number, MAX_SLOTS), ())
     value: float | None = _reader(number, None)
+    pred_grad: float | None = _reader(number, None)
     error: Sentence | None = _reader(_sentence, None)
-
-    def __post_init__(self) -> None:
-        if self.kind == "loss" and self.y is None:
-            raise ProtocolError("a probe of loss has a y")
 
 
 @dataclass(frozen=True)
@@ -503,11 +548,11 @@ class Done:
     KIND: ClassVar[str] = "done"
 
 
-Event = Ready | Steps | ExtraSteps | Note | Ended | Final | ProbeResult | Figure | Cell | Done
-EVENT_TYPES: dict[str, type] = {cls.KIND: cls for cls in (Ready, Steps, ExtraSteps, Note, Ended, Final, ProbeResult,
+Event = Ready | Steps | ExtraSteps | Note | Ended | Program | ProbeResult | Figure | Cell | Done
+EVENT_TYPES: dict[str, type] = {cls.KIND: cls for cls in (Ready, Steps, ExtraSteps, Note, Ended, Program, ProbeResult,
                                                            Figure, Cell, Done)}
 # The kinds, for the child's writing side (plain strings it can copy).
-READY, STEPS, EXTRA_STEPS, NOTE, ENDED, FINAL, PROBE, FIGURE, CELL, DONE = EVENT_TYPES
+READY, STEPS, EXTRA_STEPS, NOTE, ENDED, PROGRAM, PROBE, FIGURE, CELL, DONE = EVENT_TYPES
 
 
 def decode_event(data: Any) -> Event:
@@ -585,13 +630,22 @@ class FrameReader:
 
 
 @dataclass(frozen=True)
-class ProbePoint:
-    """A hidden call the parent wants made: ``kind`` (a role) at these parameter values, x and y."""
+class ProbeCall:
+    """A call the parent asks the child to make once the program has ended (parent -> child, as one line of
+    ``probe_calls_text``): the student's function number ``function`` (in ``Program.functions``) with
+    ``args``, each ``x``, ``y``, ``p`` (a fresh tensor holding ``pred``, the prediction a loss is given),
+    ``s<k>`` (the tensor that holds slot k) or ``c<number>``; module names bound to x, y or p during the
+    call (``binds``: a function that reads its input from globals); and the slots set to the probe's
+    parameter values (``assign``: slot index -> value).  ``index`` names the answer (``ProbeResult``)."""
 
-    kind: str = _reader(_one_of(ROLES))
-    params: Mapping[str, float] = _reader(_table(_required_number))
-    x: float = _reader(_required_number)
-    y: float | None = _reader(number, None)
+    index: int
+    function: int
+    args: tuple[str, ...] = ()
+    binds: tuple[tuple[str, str], ...] = ()
+    x: float | None = None
+    y: float | None = None
+    pred: float | None = None
+    assign: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -604,14 +658,19 @@ class CellSource:
     run: bool = _reader(_boolean, True)  # False: a cell in another language (%%bash, ...)
 
 
-def probe_points_text(points: tuple[ProbePoint, ...], names: tuple[str, ...]) -> bytes:
-    """The hidden points as the child reads them, one a line: kind, x, y ("-" for none), then each
-    parameter's value in the order of ``names``."""
+def _token(value: float | None) -> str:
+    return "-" if value is None else repr(float(value))
+
+
+def probe_calls_text(calls: tuple[ProbeCall, ...]) -> bytes:
+    """The calls as the child reads them (``read_probe_calls``), one a line."""
     lines = []
-    for point in points:
-        fields = [point.kind, repr(float(point.x)), "-" if point.y is None else repr(float(point.y))]
-        lines.append(" ".join(fields + [repr(float(point.params[name])) for name in names]))
-    return ("\n".join(lines) + "\n").encode("ascii")
+    for call in calls:
+        fields = [str(call.index), str(call.function), ",".join(call.args) or "-",
+                  ",".join(f"{name}={what}" for name, what in call.binds) or "-",
+                  _token(call.x), _token(call.y), _token(call.pred)]
+        lines.append(" ".join(fields + [f"{slot}={float(value)!r}" for slot, value in call.assign]))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _cell_source(value: Any) -> CellSource:
@@ -641,10 +700,8 @@ class ChildConfig:
     workdir: str = _reader(_text(4096, optional=False))  # the scratch folder: the only writable place
     workfile: str = _reader(_text(4096, optional=False))  # the submission's copy in it: __main__.__file__
     source: str = _reader(_text(10_000_000, optional=False))  # a script's text (a notebook's: its cells)
-    parameters: tuple[str, ...] = _reader(_names)  # the spec's parameter names
-    functions: Mapping[str, str] = _reader(_table(_text(100, optional=False), most=len(ROLES)))  # role -> name
+    parameters: tuple[str, ...] = _reader(_names)  # the spec's parameter names (looked for first)
     max_steps: int = _reader(_integer(1))  # backward passes recorded; more are only counted
-    probe_x: float = _reader(_required_number)  # the x of the final prediction, forward(probe_x)
     time_limit: float = _reader(_required_number)  # seconds of the student's program
     bootstrap_path: str = _reader(_text(4096, optional=False))  # where the grader package was imported from
     cells: tuple[CellSource, ...] | None = _reader(_cells, None)  # a notebook's code cells, run one by one
@@ -654,10 +711,6 @@ class ChildConfig:
     figure_png: bool = _reader(_boolean, False)  # draw figures as PNG (a graded notebook shows them)
     jail: bool = _reader(_boolean, True)  # isolate in a jail where the system allows it
     walls: bool = _reader(_boolean, True)  # Landlock and seccomp where the system offers them
-
-    def __post_init__(self) -> None:
-        if set(self.functions) != set(ROLES):
-            raise ProtocolError(f"functions must name one function for each of {', '.join(ROLES)}")
 
     def to_json(self) -> str:
         return json.dumps(plain(self))

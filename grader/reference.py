@@ -42,6 +42,18 @@ def loss_and_grads(spec: Spec, params: Mapping[str, float], x: float, y: float) 
     return float(loss), {k: float(v) for k, v in grads.items()}
 
 
+def expected_call(spec: Spec, kind: str, params: Mapping[str, float], x: float, y: float | None,
+                  pred: float | None = None) -> tuple[float, dict[str, float]]:
+    """What the spec says a hidden call returns and the gradients it leaves: forward(x); loss(x, y); or,
+    for a loss written as loss(y_pred, y), the loss of ``pred`` and its gradient with respect to it."""
+    if kind == "forward":
+        return model_and_grads(spec, params, x)
+    if pred is not None:
+        value, grads = spec.loss.evaluate({"y_pred": pred, "y": y or 0.0}, wrt=("y_pred",))
+        return float(value), {"y_pred": float(grads["y_pred"])}
+    return loss_and_grads(spec, params, x, y or 0.0)
+
+
 @lru_cache(maxsize=None)
 def reference_trace(spec: Spec) -> Reference:
     params = {name: F32(value) for name, value in spec.parameters}

@@ -32,7 +32,8 @@ from grader import protocol
 from grader import trace as tr
 from grader.i18n import _
 from grader.load import Submission
-from grader.protocol import CellSource, ChildConfig, ProbePoint
+from grader.plan import Plan, Point, make_plan
+from grader.protocol import CellSource, ChildConfig
 from grader.spec import Spec
 
 OUTPUT_CAP = 64 * 1024  # bytes of stdout and of stderr kept: the head and the tail
@@ -48,7 +49,7 @@ _BOOTSTRAP = (
 class Probes:
     """The hidden points, drawn by the parent."""
 
-    points: tuple[ProbePoint, ...]
+    points: tuple[Point, ...]
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,7 @@ def make_config(submission: Submission, spec: Spec, probes: Probes, limits: Limi
         workfile=workfile,
         source=submission.source,
         parameters=spec.param_names,
-        functions=dict(spec.functions),
         max_steps=spec.max_steps,
-        probe_x=spec.probe_x,
         time_limit=limits.time_limit,
         bootstrap_path=_package_parent(),
         cells=cells,
@@ -188,25 +187,35 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def hard_limit(config: ChildConfig, probes: int = 6) -> float:
-    """The child stops student code itself at the time limit, then probes; past this it is killed."""
-    return config.time_limit + 2.0 * (probes + 1) + 5.0
+CALLED_FUNCTIONS = 6  # the student's functions called after the run, at most (grader/plan.py: 3 ways each)
+
+
+def hard_limit(config: ChildConfig, functions: int = CALLED_FUNCTIONS) -> float:
+    """The child stops student code itself at the time limit, then calls its functions (each that hangs
+    once is not called again); past this it is killed."""
+    return config.time_limit + 2.0 * (functions + 1) + 5.0
 
 
 class Handoff:
-    """The hidden probe points, kept by the parent until the child says the program has ended, then written
-    to the child's probes pipe (``fd``, the parent's end) and the pipe closed."""
+    """The calls to make after the run, planned by the parent once the child has said what the program
+    trained (its Program event), then written to the child's calls pipe (``fd``, the parent's end) and the
+    pipe closed.  Until then they are nowhere in the child's process."""
 
-    def __init__(self, fd: int, probes: Probes, names: tuple[str, ...]) -> None:
-        self.fd, self.count = fd, len(probes.points)
-        self.data = protocol.probe_points_text(probes.points, names)
+    def __init__(self, fd: int, submission: Submission, spec: Spec, probes: Probes) -> None:
+        self.fd, self.submission, self.spec, self.points = fd, submission, spec, probes.points
+        self.plan: Plan | None = None
 
-    def send(self) -> None:
+    def send(self, events: list) -> None:
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
         try:
-            os.write(fd, self.data)  # a few hundred bytes: a pipe holds them at once
+            observed = tr.observe(events, self.spec.max_steps)
+            self.plan = make_plan(self.spec, self.submission, observed.kinds, observed.program, self.points)
+            data = protocol.probe_calls_text(tuple(call.wire for call in self.plan.calls))
+            view = memoryview(data)
+            while view:  # the child reads as it comes: the pipe need not hold it all at once
+                view = view[os.write(fd, view):]
         except OSError:  # the child is gone
             pass
         finally:
@@ -259,9 +268,8 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
     """Read a child's stdout, stderr and events until all three close or time runs out (then ``kill()``).
 
     The student's clock starts when the child's Ready event arrives (torch imported), not before; the
-    hidden probe points go to the child (``handoff``) when its Ended event arrives, not before.  Where the
+    calls to make after the run go to the child (``handoff``) when its Program event arrives, not before.  Where the
     child's scratch folder is the parent's to see (no jail), its size is checked as it runs."""
-    probes = handoff.count if handoff is not None else 6
     out, err = Capture(), Capture()
     reader = protocol.FrameReader(bytes.fromhex(config.key))
     events: list = []
@@ -285,7 +293,7 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
                 outcome = tr.Outcome(
                     tr.TIMEOUT,
                     _("the program did not finish within {seconds:g} s and was stopped").format(
-                        seconds=hard_limit(config, probes))
+                        seconds=hard_limit(config))
                     if ready else _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                 )
                 break
@@ -302,9 +310,9 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
                     events += arrived
                     if not ready and any(isinstance(e, protocol.Ready) for e in arrived):
                         ready = True
-                        deadline = time.monotonic() + hard_limit(config, probes)
-                    if handoff is not None and any(isinstance(e, protocol.Ended) for e in arrived):
-                        handoff.send()
+                        deadline = time.monotonic() + hard_limit(config)
+                    if handoff is not None and any(isinstance(e, protocol.Program) for e in arrived):
+                        handoff.send(events)
                 else:
                     key.data.add(data)
     finally:
@@ -317,8 +325,10 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
     return Collected(events, reader, out, err, outcome)
 
 
-def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode, probes: Probes | None = None) -> tr.Trace:
-    """The Trace of a run: the events folded, and how it ended when the child could not say."""
+def finish_trace(spec: Spec, submission: Submission, collected: Collected, seconds: float, returncode,
+                 handoff: Handoff | None = None) -> tr.Trace:
+    """The Trace of a run: the events folded, the plan applied, and how it ended when the child could not
+    say."""
     outcome, reader = collected.outcome, collected.reader
     notes = [_("The grader's channel carried a malformed message ({reason}); it was ignored.").format(reason=problem)
              for problem in dict.fromkeys(reader.problems)]
@@ -330,17 +340,11 @@ def finish_trace(spec: Spec, collected: Collected, seconds: float, returncode, p
             notes.append(_("After the program ended, {how} while the grader was probing it.").format(how=how))
         else:
             outcome = tr.Outcome(tr.CRASHED, how)
-    return tr.build_trace(
-        collected.events,
-        spec.param_names,
-        outcome=outcome,
-        stdout=collected.out.text(),
-        stderr=collected.err.text(),
-        seconds=seconds,
-        notes=notes,
-        max_steps=spec.max_steps,
-        asked=None if probes is None else probes.points,
-    )
+    observed = tr.observe(collected.events, spec.max_steps)
+    plan = handoff.plan if handoff is not None and handoff.plan is not None else make_plan(
+        spec, submission, observed.kinds, observed.program, ())
+    return tr.build_trace(observed, spec, plan, outcome=outcome, stdout=collected.out.text(),
+                          stderr=collected.err.text(), seconds=seconds, notes=notes)
 
 
 class SubprocessRunner(Runner):
@@ -374,14 +378,15 @@ class SubprocessRunner(Runner):
                 process.wait()
 
             self._started(process.pid)
+            handoff = Handoff(probes_write, submission, spec, probes)
             try:
                 collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
-                                    config, kill, Handoff(probes_write, probes, spec.param_names))
+                                    config, kill, handoff)
             finally:
                 self._ended(process.pid)
             process.stdout.close()
             process.stderr.close()
-            return finish_trace(spec, collected, time.monotonic() - started, process.returncode, probes)
+            return finish_trace(spec, submission, collected, time.monotonic() - started, process.returncode, handoff)
 
 
 class ForkServerRunner(Runner):
@@ -426,13 +431,13 @@ class ForkServerRunner(Runner):
                     os.close(fd)
             write_config(config_write, config)
             self._started(pid)
+            handoff = Handoff(probes_write, submission, spec, probes)
             try:
-                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid),
-                                    Handoff(probes_write, probes, spec.param_names))
+                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid), handoff)
             finally:
                 self._ended(pid)
             returncode = zygote.exit_code(job, timeout=5.0)
-            return finish_trace(spec, collected, time.monotonic() - started, returncode, probes)
+            return finish_trace(spec, submission, collected, time.monotonic() - started, returncode, handoff)
 
     def close(self) -> None:
         with self.lock:

@@ -1,9 +1,14 @@
 """What a run observed, as frozen values, folded from the child's events (grader/protocol.py).
 
-Nothing the child sends is trusted: the protocol has already refused malformed events, and here every value
-is taken only for the spec's parameter names and bounded, so a submission that scribbles on the channel can
-only lose information, never invent a well-formed result.  Sentences the child sent as English templates
-are translated here, in the parent.
+Two steps: ``observe`` folds the events into what they said (the backward passes by kind of slots, what
+the program trained, the answers to the grader's calls); ``build_trace`` applies a plan (grader/plan.py:
+which kind is graded, which slot plays which parameter, which calls stand for forward and loss) and gives
+the Trace the checks read, in the spec's names.
+
+Nothing the child sends is trusted: the protocol has already refused malformed events, an answer counts
+only for a call the parent asked for (the plan's), and every value is bounded, so a submission that
+scribbles on the channel can only lose information, never invent a well-formed result.  Sentences the
+child sent as English templates are translated here, in the parent.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ class Step:
 
 @dataclass(frozen=True)
 class Probe:
-    """A hidden call of the student's ``forward(x)`` or ``loss(x, y)`` at parameters the grader chose."""
+    """A hidden call of the student's function for ``kind`` (forward or loss), as ``function`` is called
+    in the student's code, at parameters the grader chose: with x (and y), or for a loss written as
+    loss(y_pred, y), with the prediction ``pred``, whose gradient is then the one in ``grads``."""
 
     kind: str
     params: Mapping[str, float]
@@ -58,6 +65,9 @@ class Probe:
     value: float | None
     grads: Mapping[str, float | None]
     error: str | None = None
+    function: str = ""  # the student's function as the program calls it: forward, model, self.loss...
+    shown: str = ""  # the call as the student reads it: loss(y_pred, y)
+    pred: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +89,14 @@ class Trace:
     steps: tuple[Step, ...] = ()
     extra_steps: int = 0  # backward passes beyond the recording cap
     final_params: Mapping[str, float | None] = field(default_factory=dict)
-    final_leaf: Mapping[str, bool] = field(default_factory=dict)  # is the name still bound to a leaf tensor?
-    prediction: float | None = None
-    prediction_error: str | None = None
+    final_leaf: Mapping[str, bool] = field(default_factory=dict)  # does the name still hold a leaf tensor?
+    prediction: float | None = None  # the spec's model at probe_x with the final parameters
     probes: tuple[Probe, ...] = ()
     figures: tuple[Figure, ...] = ()
-    functions: frozenset[str] = frozenset()  # the roles (forward, loss) the program defined a function for
+    functions: Mapping[str, str] = field(default_factory=dict)  # role -> the student's function graded for it
+    unprobed: Mapping[str, str] = field(default_factory=dict)  # role -> why the grader could not call it
+    roles: Mapping[str, str] = field(default_factory=dict)  # the student's slot -> the parameter it plays
+    ignored_steps: int = 0  # backward passes of another kind (another model in the same notebook)
     outcome: Outcome = Outcome(CRASHED)
     stdout: str = ""
     stderr: str = ""
@@ -96,6 +108,10 @@ class Trace:
     @property
     def backward_count(self) -> int:
         return len(self.steps) + self.extra_steps
+
+    def slot_of(self, name: str) -> str | None:
+        """The student's name for a parameter (``w_1`` for w1), None when no slot plays it."""
+        return next((slot for slot, role in self.roles.items() if role == name), None)
 
 
 def translated(sentence: p.Sentence | None, limit: int = 2000) -> str | None:
@@ -110,24 +126,55 @@ def translated(sentence: p.Sentence | None, limit: int = 2000) -> str | None:
 # -- the fold: one small function per event kind ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One backward pass as the child saw it: values and gradients in the order of its kind's labels."""
+
+    loss: float | None
+    line: int | None
+    file: str | None
+    grads: tuple[float | None, ...]
+    values: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """The backward passes that trained the same slots, in order."""
+
+    labels: tuple[str, ...]
+    passes: tuple[Pass, ...]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the child's events said, before anything is made of it (grader/plan.py)."""
+
+    kinds: tuple[Kind, ...] = ()
+    extra: int = 0  # passes past the recording cap, counted only (the last kind's)
+    program: p.Program | None = None
+    answers: Mapping[int, p.ProbeResult] = field(default_factory=dict)
+    figures: tuple[Figure, ...] = ()
+    cells: tuple[CellRun, ...] = ()
+    ended: Outcome | None = None
+    isolation: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 class _Fold:
     """What the events have said so far."""
 
-    def __init__(self, names: tuple[str, ...], max_steps: int, notes: Iterable[str], asked) -> None:
-        self.names, self.max_steps = names, max_steps
-        self.asked = None if asked is None else list(asked)  # the probe points not answered yet
-        self.steps: list[Step] = []
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = max_steps
+        self.kinds: dict[tuple[str, ...], list[Pass]] = {}
+        self.recorded = 0
         self.extra = 0
-        self.probes: list[Probe] = []
+        self.answers: dict[int, p.ProbeResult] = {}
         self.figures: list[Figure] = []
         self.cells: list[CellRun] = []
-        self.final: p.Final | None = None
+        self.program: p.Program | None = None
         self.ended: Outcome | None = None
         self.isolation: tuple[str, ...] = ()
-        self.notes = list(notes)
-
-    def numbers(self, values: Mapping[str, float | None]) -> dict[str, float | None]:
-        return {name: values.get(name) for name in self.names}
+        self.notes: list[str] = []
 
 
 def _ready(fold: _Fold, event: p.Ready) -> None:
@@ -135,15 +182,13 @@ def _ready(fold: _Fold, event: p.Ready) -> None:
 
 
 def _steps(fold: _Fold, event: p.Steps) -> None:
-    where = {name: index for index, name in enumerate(event.names)}
-    columns = [(name, where.get(name)) for name in fold.names]  # the spec's names only, in its order
+    passes = fold.kinds.setdefault(tuple(event.names), [])
     for loss, line, file, grads, values in event.rows:
-        if len(fold.steps) >= fold.max_steps:
+        if fold.recorded >= fold.max_steps:
             fold.extra += 1
             continue
-        fold.steps.append(Step(loss=loss, line=line, file=file,
-                               grads={name: None if i is None else grads[i] for name, i in columns},
-                               params={name: None if i is None else values[i] for name, i in columns}))
+        fold.recorded += 1
+        passes.append(Pass(loss, line, file, grads, values))
 
 
 def _extra_steps(fold: _Fold, event: p.ExtraSteps) -> None:
@@ -167,21 +212,14 @@ def _ended(fold: _Fold, event: p.Ended) -> None:
                          denied=translated(event.denied))
 
 
-def _final(fold: _Fold, event: p.Final) -> None:
-    fold.final = event
+def _program(fold: _Fold, event: p.Program) -> None:
+    if fold.program is None:
+        fold.program = event
 
 
 def _probe(fold: _Fold, event: p.ProbeResult) -> None:
-    params = {k: v for k, v in fold.numbers(event.params).items() if v is not None}
-    if fold.asked is not None:  # an answer counts only for a point the parent asked about, once
-        asked = next((a for a in fold.asked if (a.kind, a.x, a.y, dict(a.params)) == (event.kind, event.x, event.y,
-                                                                                      params)), None)
-        if asked is None:
-            fold.notes.append(_("A probe result the grader did not ask for was ignored."))
-            return
-        fold.asked.remove(asked)
-    fold.probes.append(Probe(kind=event.kind, params=params, x=event.x, y=event.y, value=event.value,
-                             grads=fold.numbers(event.grads), error=translated(event.error)))
+    if event.index not in fold.answers:
+        fold.answers[event.index] = event
 
 
 def _figure(fold: _Fold, event: p.Figure) -> None:
@@ -198,46 +236,130 @@ def _done(fold: _Fold, event: p.Done) -> None:
 
 
 FOLD: dict[type, Callable[[_Fold, Any], None]] = {
-    p.Ready: _ready, p.Steps: _steps, p.ExtraSteps: _extra_steps, p.Note: _note, p.Ended: _ended, p.Final: _final,
-    p.ProbeResult: _probe, p.Figure: _figure, p.Cell: _cell, p.Done: _done,
+    p.Ready: _ready, p.Steps: _steps, p.ExtraSteps: _extra_steps, p.Note: _note, p.Ended: _ended,
+    p.Program: _program, p.ProbeResult: _probe, p.Figure: _figure, p.Cell: _cell, p.Done: _done,
 }
 
 
+def observe(events: Iterable[p.Event], max_steps: int) -> Observed:
+    """Fold the child's events into what they said."""
+    fold = _Fold(max_steps)
+    for event in events:
+        FOLD[type(event)](fold, event)
+    return Observed(
+        kinds=tuple(Kind(labels, tuple(passes)) for labels, passes in fold.kinds.items()),
+        extra=fold.extra, program=fold.program, answers=dict(fold.answers), figures=tuple(fold.figures),
+        cells=tuple(fold.cells), ended=fold.ended, isolation=fold.isolation, notes=tuple(fold.notes),
+    )
+
+
+# -- the trace: what the run says about the spec's parameters and functions ---------------------------
+
+
+def _steps_of(spec, kind: Kind, roles: Mapping[str, str]) -> tuple[Step, ...]:
+    column = {role: kind.labels.index(slot) for slot, role in roles.items() if slot in kind.labels}
+    names = spec.param_names
+    steps = []
+    for row in kind.passes:
+        steps.append(Step(
+            loss=row.loss, line=row.line, file=row.file,
+            grads={n: row.grads[column[n]] if n in column else None for n in names},
+            params={n: row.values[column[n]] if n in column else None for n in names},
+        ))
+    return tuple(steps)
+
+
+def _finals(spec, program: p.Program | None, roles: Mapping[str, str]) -> tuple[dict, dict]:
+    values: dict[str, float | None] = {name: None for name in spec.param_names}
+    leaf: dict[str, bool] = {}
+    if program is not None:
+        for slot, role in roles.items():
+            if slot in program.slots:
+                i = program.slots.index(slot)
+                values[role], leaf[role] = program.values[i], program.leaf[i]
+    return values, leaf
+
+
+def _prediction(spec, finals: Mapping[str, float | None], roles: Mapping[str, str]) -> float | None:
+    """The spec's model at probe_x with the parameters the program ended with; a parameter no slot plays is
+    a term the student's model lacks (0)."""
+    played = set(roles.values())
+    if not played or any(finals.get(name) is None for name in played):
+        return None
+    params = {name: (finals[name] if name in played else 0.0) for name in spec.param_names}
+    try:
+        value = float(spec.model.value({**params, "x": spec.probe_x}))
+    except (ArithmeticError, ValueError):
+        return None
+    return value
+
+
+def _probes(spec, plan, answers) -> tuple[tuple[Probe, ...], dict[str, str]]:
+    from grader.plan import choose, grads_by_name  # here: plan reads grader.reference, which reads Step from here
+
+    probes, functions = [], {}
+    for role, (attempt, answered) in choose(spec, plan, answers).items():
+        functions[role] = attempt.label
+        for call, answer in answered:
+            probes.append(Probe(
+                kind=role, params=dict(call.point.params), x=call.point.x, y=call.point.y, value=answer.value,
+                grads=grads_by_name(plan, call, answer), error=translated(answer.error), function=attempt.label,
+                shown=attempt.shown, pred=call.wire.pred))
+    return tuple(probes), functions
+
+
+def _mapping_notes(spec, plan, ignored: int) -> list[str]:
+    notes = []
+    renamed = sorted(plan.roles.renamed().items(), key=lambda pair: spec.param_names.index(pair[1]))
+    if renamed:
+        notes.append(_("Your parameters were matched to the assignment's by what they do in the model: {pairs}.")
+                     .format(pairs=", ".join(_("`{slot}` plays {name}").format(slot=slot, name=name)
+                                             for slot, name in renamed)))
+    if ignored:
+        notes.append(_("{count} backward passes that trained other tensors than these parameters (another model, "
+                       "perhaps) were not graded.").format(count=ignored))
+    return notes
+
+
 def build_trace(
-    events: Iterable[p.Event],
-    names: tuple[str, ...],
+    observed: Observed,
+    spec,
+    plan,
     *,
     outcome: Outcome | None,
     stdout: str,
     stderr: str,
     seconds: float,
     notes: Iterable[str] = (),
-    max_steps: int,
-    asked: Iterable[p.ProbePoint] | None = None,
 ) -> Trace:
-    """Fold the child's events into a Trace.  ``outcome``, when given (a timeout, a crash), overrides what
-    the child said about how the program ended; ``asked``, when given, are the only probe points whose
-    results count."""
-    fold = _Fold(names, max_steps, notes, asked)
-    for event in events:
-        FOLD[type(event)](fold, event)
-    final = fold.final
-    ended = outcome or fold.ended or Outcome(CRASHED, _("the program stopped without reporting how it ended"))
+    """The Trace of a run: the graded kind of pass with the spec's names (``plan``: grader/plan.py), the
+    chosen calls of the student's functions.  ``outcome``, when given (a timeout, a crash), overrides what
+    the child said about how the program ended."""
+    roles = dict(plan.roles.by_slot)
+    kinds = observed.kinds
+    steps = _steps_of(spec, kinds[plan.kind], roles) if plan.kind is not None else ()
+    last = plan.kind is not None and plan.kind == len(kinds) - 1
+    ignored = sum(len(kind.passes) for i, kind in enumerate(kinds) if i != plan.kind and kind.labels)
+    finals, leaf = _finals(spec, observed.program, roles)
+    probes, functions = _probes(spec, plan, observed.answers)
+    ended = outcome or observed.ended or Outcome(CRASHED, _("the program stopped without reporting how it ended"))
     return Trace(
-        steps=tuple(fold.steps),
-        extra_steps=fold.extra,
-        final_params=fold.numbers(final.params) if final else {name: None for name in names},
-        final_leaf={n: final.leaf[n] for n in names if n in final.leaf} if final else {},
-        prediction=final.prediction if final else None,
-        prediction_error=translated(final.prediction_error) if final else None,
-        probes=tuple(fold.probes),
-        figures=tuple(fold.figures),
-        functions=frozenset(final.functions) if final else frozenset(),
+        steps=steps,
+        extra_steps=observed.extra if last else 0,
+        final_params=finals,
+        final_leaf=leaf,
+        prediction=_prediction(spec, finals, roles),
+        probes=probes,
+        figures=observed.figures,
+        functions=functions,
+        unprobed=dict(plan.unreachable),
+        roles=roles,
+        ignored_steps=ignored,
         outcome=ended,
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
-        notes=tuple(dict.fromkeys(fold.notes)),
-        cells=tuple(fold.cells),
-        isolation=fold.isolation,
+        notes=tuple(dict.fromkeys([*notes, *observed.notes, *_mapping_notes(spec, plan, ignored)])),
+        cells=observed.cells,
+        isolation=observed.isolation,
     )

@@ -38,9 +38,9 @@ def probes(spec: Spec, forward=None, loss=None) -> tuple[Probe, ...]:
     out = []
     for params, x, y in (({n: 0.5 for n in spec.param_names}, 1.5, 2.0), ({n: -1.25 for n in spec.param_names}, -2.0, 0.5)):
         value, grads = model_and_grads(spec, params, x)
-        out.append(Probe("forward", params, x, None, value, grads))
+        out.append(Probe("forward", params, x, None, value, grads, function="forward"))
         value, grads = loss_and_grads(spec, params, x, y)
-        out.append(Probe("loss", params, x, y, value, grads))
+        out.append(Probe("loss", params, x, y, value, grads, function="loss"))
     if forward:
         out = [forward(p) if p.kind == "forward" else p for p in out]
     if loss:
@@ -57,7 +57,8 @@ def perfect(spec: Spec) -> Trace:
         prediction=ref.prediction,
         probes=probes(spec),
         figures=(Figure(1, (PlotLine("cost", ref.epoch_costs),)),),
-        functions=frozenset({"forward", "loss"}),
+        functions={"forward": "forward", "loss": "loss"},
+        roles={name: name for name in spec.param_names},
         outcome=Outcome(FINISHED, seconds=0.05),
     )
 

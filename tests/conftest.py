@@ -106,7 +106,7 @@ def graded_class(tmp_path_factory):
     (folder / "mallory.py").write_text(EVIL)
     (folder / "frank").mkdir()
     (folder / "frank" / "backprop_linear.py").write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
-    (folder / "frank" / "my_homework.py").write_text(BY_NAME["quadratic_terms_swapped.py"].source())
+    (folder / "frank" / "my_homework.py").write_text(BY_NAME["quadratic_two_mistakes.py"].source())
     out = root / "out"
     stdout = io.StringIO()
     with redirect_stdout(stdout):

@@ -99,7 +99,7 @@ def test_the_catalog_holds_no_message_the_code_no_longer_uses() -> None:
 def test_extract_finds_the_messages_the_child_sends_untranslated() -> None:
     found = extract()
     assert "start a process" in found  # grader/child/sandbox.py, marked N_
-    assert "The parameter {name} was found under another name." in found  # grader/child/_observer.py
+    assert "The grader could not read what your program trained ({error})." in found  # grader/child/_observer.py
     assert "the time limit is {limit:g} s" in found  # grader/trace.py, marked _
     assert len(found) == len(set(found))
 

@@ -35,7 +35,7 @@ def test_every_submission_is_graded_and_the_hanging_one_times_out_alone(graded_c
     assert rows["dan"]["backprop_linear:status"] == "timeout" and rows["dan"]["backprop_linear:runs"] == "0"
     assert rows["erin"]["backprop_linear:score"] == "10"
     # frank's folder: the assignment of each file comes from its name, not from --assignment
-    assert rows["frank"]["backprop_quadratic:score"] == "2" and rows["frank"]["backprop_linear:score"] == "10"
+    assert rows["frank"]["backprop_quadratic:score"] == "5" and rows["frank"]["backprop_linear:score"] == "10"
     assert rows["alice"]["backprop_quadratic:status"] == "missing"
     assert (out / "frank" / "backprop_quadratic" / "report.md").is_file()
     dan = json.loads((out / "dan" / "entry.json").read_text())

@@ -9,7 +9,7 @@ import math
 import pytest
 from builders import LINEAR, QUADRATIC, perfect, probes, report_for, results, with_grad
 
-from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Figure, Outcome, PlotLine
+from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Figure, Outcome, PlotLine, Probe
 
 
 @pytest.mark.parametrize("spec", [LINEAR, QUADRATIC], ids=lambda s: s.name)
@@ -91,10 +91,29 @@ def test_probes_catch_a_wrong_value_an_unconnected_parameter_and_a_stub() -> Non
     assert check.status == "fail" and "w1.grad is" in check.message
 
 
-def test_missing_function_is_an_error_not_a_failure() -> None:
-    trace = dataclasses.replace(perfect(LINEAR), probes=(), functions=frozenset({"loss"}))
+def test_a_function_the_grader_could_not_call_is_judged_from_the_training() -> None:
+    why = {"forward": "no function of yours was found that the training calls for it"}
+    trace = dataclasses.replace(perfect(LINEAR), probes=tuple(p for p in perfect(LINEAR).probes if p.kind == "loss"),
+                                unprobed=why)
     check = results(LINEAR, trace)["forward"]
-    assert check.status == "error" and "no function named forward" in check.message
+    assert check.status == "pass" and "judged from your training" in check.message and why["forward"] in check.message
+    wrong = with_grad(trace, 1, "w", 99.0)  # the second step's gradient is not the model's
+    assert results(LINEAR, wrong)["forward"].status == "fail"
+    untrained = dataclasses.replace(trace, steps=(), outcome=Outcome(EXCEPTION, "boom", exc_type="ValueError"))
+    check = results(LINEAR, untrained)["forward"]
+    assert check.status == "error" and check.points == 0 and "could not be tried" in check.message
+
+
+def test_a_loss_written_as_loss_of_the_prediction_is_checked_on_the_prediction() -> None:
+    pred_probes = (Probe("loss", {"w": 0.5}, 1.5, 2.0, 0.5625, {"y_pred": -1.5}, function="loss",
+                         shown="loss(y_pred, y)", pred=1.25),)
+    trace = dataclasses.replace(perfect(LINEAR), probes=tuple(p for p in perfect(LINEAR).probes if p.kind == "forward")
+                                + pred_probes)
+    check = results(LINEAR, trace)["loss"]
+    assert check.status == "pass", check.message
+    halved = (dataclasses.replace(pred_probes[0], value=0.28125, grads={"y_pred": -0.75}),)
+    check = results(LINEAR, dataclasses.replace(trace, probes=halved))["loss"]
+    assert check.status == "fail" and "loss(y_pred=1.25, y=2) returned 0.28125, expected 0.5625" in check.message
 
 
 def test_final_prediction_needs_training() -> None:
@@ -106,7 +125,7 @@ def test_final_prediction_needs_training() -> None:
     assert check.status == "fail" and "never changed" in check.message
     off = results(LINEAR, dataclasses.replace(trace, prediction=7.9))["final_prediction"]
     assert off.status == "fail" and "expected 7.999999" in off.message
-    broken = results(LINEAR, dataclasses.replace(trace, prediction=None, prediction_error="TypeError: boom"))
+    broken = results(LINEAR, dataclasses.replace(trace, prediction=None))
     assert broken["final_prediction"].status == "error"
 
 

@@ -44,8 +44,9 @@ def test_diagnoses_point_at_the_student_line(grading) -> None:
     assert "`w = w - 0.01 * w.grad`" in replaced.message
     lr = next(d for d in grading.report(by_name["linear_lr_changed.py"]).diagnoses if d.id == "learning_rate")
     assert lr.evidence["estimated"] == pytest.approx(0.02, rel=1e-3)
-    swapped = grading.report(by_name["quadratic_terms_swapped.py"]).diagnoses[0]
-    assert "w1's gradient is what w2's should be" in swapped.message
+    no_bias = grading.report(by_name["quadratic_missing_bias.py"]).diagnoses[0]
+    assert no_bias.id == "model_terms" and "b does not take part in your model" in no_bias.message
+    assert "return w1 * x**2 + w2 * x" in no_bias.message
 
 
 def test_no_usual_mistake_says_so_and_where() -> None:

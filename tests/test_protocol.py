@@ -25,11 +25,13 @@ EVENTS = [
             denied=p.Sentence("{what} ({detail})", (("what", "start a process"), ("detail", "/bin/sh")))),
     p.Ended(status="timeout", limit=10.0, seconds=10.0),
     p.Ended(status="exit", exit_code="3"),
-    p.Final(params={"w": 1.99}, leaf={"w": True}, prediction=7.99, functions=("forward", "loss")),
-    p.Final(params={"w": None}, leaf={}, prediction_error=p.Sentence("there is no function named {name}",
-                                                                      (("name", "forward"),))),
-    p.ProbeResult(kind="loss", params={"w": 0.5}, x=1.5, grads={"w": -3.0}, y=2.0, value=1.5625),
-    p.ProbeResult(kind="forward", params={"w": 0.5}, x=1.5, grads={}, error=p.Sentence("{error}", (("error", "E"),))),
+    p.Program(slots=("w_1", "w[0]", "model.b"), values=(1.99, None, math.inf), leaf=(True, True, False),
+              kinds=(("w_1",), ("w[0]", "model.b")),
+              functions=(p.Function("forward", ("x",), 0, ("w_1",), 5, 0),
+                         p.Function("model.loss", ("y_pred", "y"), 1, (), None, None))),
+    p.Program(slots=(), values=(), leaf=()),
+    p.ProbeResult(index=0, grads=(-3.0, None), value=1.5625, pred_grad=-1.5),
+    p.ProbeResult(index=7, error=p.Sentence("{error}", (("error", "E"),))),
     p.Figure(number=1, lines=(p.PlotLine("cost", (1.0, None, math.nan)),), png="iVBORw0KGgo="),
     p.Cell(index=4, number=2, stdout="out\n", stderr="", result="3", error="boom", error_name="ValueError",
            traceback=("line 1", "line 2"), figures=("iVBORw0KGgo=",)),
@@ -104,8 +106,15 @@ def test_frames_from_elsewhere_are_counted_not_read() -> None:
         ({"event": "ready", "isolation": ["limits", "magic"]}, "'magic' is not one of limits"),
         ({"event": "note", "text": "plain"}, "field 'text': a sentence is an object"),
         ({"event": "note", "text": {"template": "{x}", "args": {"x": [1]}}}, "a sentence's argument must be text or a number"),
-        ({"event": "probe", "kind": "backward", "params": {}, "x": 1, "grads": {}}, "'backward' is not one of forward, loss"),
-        ({"event": "probe", "kind": "loss", "params": {}, "x": None, "grads": {}}, "field 'x': a number is required"),
+        ({"event": "probe", "index": -1}, "field 'index': -1 is below 0"),
+        ({"event": "probe", "index": 1, "kind": "loss"}, "unknown field 'kind'"),
+        ({"event": "probe", "index": 1, "grads": ["x"]}, "field 'grads': a number was expected, not str"),
+        ({"event": "program", "slots": ["w"], "values": [], "leaf": [True]}, "each slot has one value and one leaf flag"),
+        ({"event": "program", "slots": [], "values": [], "leaf": [], "functions": [{"label": "f", "kind": 2}]},
+         "a function names a kind of pass that is not listed"),
+        ({"event": "program", "slots": [], "values": [], "leaf": [], "functions": [{"args": []}]},
+         "function: field 'label' is missing"),
+        ({"event": "program", "slots": ["w"] * 65, "values": [1.0] * 65, "leaf": [True] * 65}, "65 items, at most 64"),
         ({"event": "figure", "number": 1, "lines": [{"label": "a", "ys": 3}]}, "plot line, field 'ys': a list was expected"),
         ({"event": "figure", "number": 1, "png": 7}, "field 'png': a figure is base64 text"),
         ({"event": "cell", "index": 0, "number": 1, "traceback": ["a"] * 201}, "201 items, at most 200 allowed"),
@@ -162,9 +171,7 @@ def test_private_copies_ignore_later_changes() -> None:
 
 def config(**changes) -> p.ChildConfig:
     values = dict(key="ab" * 32, display_name="hw.py", workdir="/tmp/w", workfile="/tmp/w/hw.py", source="print(1)",
-                  parameters=("w1", "w2", "b"), functions={"forward": "forward", "loss": "loss"}, max_steps=1300,
-                  probe_x=4.0,
-                  time_limit=10.0, bootstrap_path="/opt/kit",
+                  parameters=("w1", "w2", "b"), max_steps=1300, time_limit=10.0, bootstrap_path="/opt/kit",
                   cells=(p.CellSource(0, 1, "x = 1"), p.CellSource(2, 2, "%%bash", run=False)), figure_png=True)
     values.update(changes)
     return p.ChildConfig(**values)
@@ -185,7 +192,7 @@ def test_the_configuration_round_trips() -> None:
         (lambda d: d.update(spec={}), "unknown field 'spec'"),
         (lambda d: d.update(max_steps=0), "field 'max_steps': 0 is below 1"),
         (lambda d: d.update(probes=[]), "unknown field 'probes'"),  # the hidden points never come at the start
-        (lambda d: d.update(functions={"forward": "f"}), "one function for each of forward, loss"),
+        (lambda d: d.update(functions={"forward": "f"}), "unknown field 'functions'"),
         (lambda d: d.update(memory_mb="lots"), "field 'memory_mb': a whole number was expected"),
     ],
 )
@@ -226,18 +233,20 @@ def test_the_channel_accepts_only_what_the_grader_signed() -> None:
     key, other = os.urandom(32), os.urandom(32)
     genuine = _signed(key, [{"event": "ready"}, {"event": "extra_steps", "count": 1}, {"event": "done"}])
     assert _read(key, genuine) == (["ready", "extra_steps", "done"], 0)
-    unsigned = b'[{"event":"final","params":{},"leaf":{},"prediction":8.0}]'
+    unsigned = b'[{"event":"program","slots":["w"],"values":[2.0],"leaf":[true]}]'
     forged = [genuine[0], unsigned, b"0" * 32 + b" " + unsigned, _signed(other, [{"event": "done"}])[0],
               genuine[0], genuine[1], genuine[2]]  # a line replayed out of sequence is not genuine either
     assert _read(key, forged) == (["ready", "extra_steps", "done"], 4)
 
 
-def test_probe_points_travel_as_text_the_child_reads_with_builtins_only() -> None:
-    points = (p.ProbePoint("forward", {"w1": 0.125, "w2": -1.5, "b": 2.0}, 1.75),
-              p.ProbePoint("loss", {"w1": 0.1, "w2": 1e-7, "b": -3.0}, -2.5, 6.0))
-    text = p.probe_points_text(points, ("w1", "w2", "b"))
-    read = p.private_copy(("read_probe_points",), dict(vars(builtins)))[0]
-    assert read(text, ("w1", "w2", "b")) == [(pt.kind, dict(pt.params), pt.x, pt.y) for pt in points]
-    for bad in (b"forward 1.0 -\n", b"backward 1 - 1 2 3\n", b"forward x - 1 2 3\n", b"\xff"):
+def test_probe_calls_travel_as_text_the_child_reads_with_builtins_only() -> None:
+    calls = (p.ProbeCall(0, 2, ("x",), (), 1.75, None, None, ((0, 0.125), (1, -1.5), (2, 2.0))),
+             p.ProbeCall(1, 0, ("p", "y", "s2", "c0.5"), (("读数", "x"), ("y_val", "y")), -2.5, 6.0, 1e-7, ((2, -3.0),)),
+             p.ProbeCall(2, 1, (), (), None, None, None, ()))
+    text = p.probe_calls_text(calls)
+    read = p.private_copy(("read_probe_calls",), dict(vars(builtins)))[0]
+    assert read(text) == [(c.index, c.function, c.args, c.binds, c.x, c.y, c.pred, c.assign) for c in calls]
+    for bad in (b"0 1 x - 1.0 - -\n"[:-2] + b"\n", b"0 1 z - 1 - -\n", b"0 1 x a=b 1 - -\n", b"0 1 x - 1 - - w=2\n",
+                b"0 1 sx - 1 - -\n", b"\xff", b"\xd9\xa3 1 x - 1 - -\n", b"0 1 x 1+1=x 1 - -\n"):
         with pytest.raises(ValueError):
-            read(bad, ("w1", "w2", "b"))
+            read(bad)

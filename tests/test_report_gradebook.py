@@ -88,13 +88,13 @@ def test_summary_html_shows_each_assignment_of_the_class(graded_class) -> None:
     seconds = [float(line.rsplit(": ", 1)[1][:-2]) for line in slowest]
     assert seconds == sorted(seconds, reverse=True)
 
-    quadratic = found["backprop_quadratic"]  # frank's homework, with its terms swapped
-    assert quadratic["intro"] == "1 submissions, mean score 2.00 / 10, 0 with full marks."
-    assert [row[:2] for row in rows(quadratic["Scores"])] == [[str(s), "1" if s == 2 else "0"] for s in range(11)]
+    quadratic = found["backprop_quadratic"]  # frank's homework: gradients never reset, half the learning rate
+    assert quadratic["intro"] == "1 submissions, mean score 5.00 / 10, 0 with full marks."
+    assert [row[:2] for row in rows(quadratic["Scores"])] == [[str(s), "1" if s == 5 else "0"] for s in range(11)]
     assert dict(rows(quadratic["Pass rate per check"])) == {
-        "forward": "0%", "loss": "0%", "first_epoch_grads": "0%", "training": "0%", "final_prediction": "100%",
+        "forward": "100%", "loss": "100%", "first_epoch_grads": "0%", "training": "0%", "final_prediction": "0%",
         "runs": "100%", "plot": "100%"}
-    assert items(quadratic["Most common diagnoses"]) == ["model_terms: 1"]
+    assert items(quadratic["Most common diagnoses"]) == ["grad_not_reset: 1", "learning_rate: 1"]
     assert items(quadratic["Did not run to the end"]) == ["none"]
     assert [line.split(":")[0] for line in items(quadratic["Slowest"])] == ["frank"]
 

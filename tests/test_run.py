@@ -17,12 +17,15 @@ from grader import protocol, run
 from grader.i18n import using
 from grader.load import Submission
 from grader.notebook import CodeCell
-from grader.protocol import ChildConfig, ProbePoint
+from grader.plan import Point
+from grader.protocol import ChildConfig
 from grader.run import Capture, Collected, ForkServerRunner, Limits, Probes, SubprocessRunner, collect, finish_trace
 from grader.trace import CRASHED, EXCEPTION, FINISHED, TAMPERED, TIMEOUT, Outcome
 
 KEY = "ab" * 32
-POINTS = (ProbePoint("forward", {"w": 0.5}, 1.5), ProbePoint("loss", {"w": -1.0}, 2.0, 3.0))
+POINTS = (Point("forward", {"w": 0.5}, 1.5), Point("loss", {"w": -1.0}, 2.0, 3.0))
+SOURCE = "def forward(x):\n    return x * w\n\ndef loss(x, y):\n    return (forward(x) - y) ** 2\n"
+SUBMISSION = Submission(LINEAR.source, "hw.py", SOURCE, LINEAR.name)
 
 
 # -- the output capture ----------------------------------------------------------------------------------
@@ -70,8 +73,8 @@ def test_make_config_copies_the_source_and_says_what_the_child_needs(tmp_path, m
     assert config.workfile == str(tmp_path / "hw.py") and config.workdir == str(tmp_path)
     assert len(config.key) == 64 and int(config.key, 16) >= 0
     assert (config.display_name, config.source) == ("hw.py", "w1 = 1\n")
-    assert config.parameters == ("w1", "w2", "b") and dict(config.functions) == {"forward": "forward", "loss": "loss"}
-    assert (config.max_steps, config.probe_x, config.time_limit) == (QUADRATIC.max_steps, 4.0, 7.0)
+    assert config.parameters == ("w1", "w2", "b")
+    assert (config.max_steps, config.time_limit) == (QUADRATIC.max_steps, 7.0)
     assert "probes" not in config.to_json()  # the hidden points are not in what the child reads at its start
     assert config.cells is None and not config.figure_png and config.jail
     assert ChildConfig.from_json(config.to_json()) == config  # what the child will read back
@@ -88,8 +91,8 @@ def test_make_config_of_a_notebook_sends_its_cells_and_asks_for_pngs(tmp_path, m
     assert config.figure_png and not config.jail
 
 
-def test_the_hard_limit_leaves_room_for_the_probes() -> None:
-    assert 10.0 < run.hard_limit(config(time_limit=10.0), 0) < run.hard_limit(config(time_limit=10.0), len(POINTS))
+def test_the_hard_limit_leaves_room_for_the_calls_after_the_run() -> None:
+    assert 10.0 < run.hard_limit(config(time_limit=10.0), 0) < run.hard_limit(config(time_limit=10.0))
 
 
 # -- reading a child's pipes -----------------------------------------------------------------------------
@@ -97,8 +100,7 @@ def test_the_hard_limit_leaves_room_for_the_probes() -> None:
 
 def config(**changes) -> ChildConfig:
     values = dict(key=KEY, display_name="hw.py", workdir="/tmp/w", workfile="/tmp/w/hw.py", source="",
-                  parameters=("w",), functions={"forward": "forward", "loss": "loss"}, max_steps=300, probe_x=4.0,
-                  time_limit=1.0, bootstrap_path="/kit")
+                  parameters=("w",), max_steps=300, time_limit=1.0, bootstrap_path="/kit")
     values.update(changes)
     return ChildConfig(**values)
 
@@ -165,7 +167,7 @@ def test_a_child_that_never_gets_ready_could_not_start(monkeypatch) -> None:
 
 def test_a_ready_child_that_stays_silent_times_out_at_the_hard_limit(monkeypatch) -> None:
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
-    monkeypatch.setattr(run, "hard_limit", lambda cfg, probes=6: 0.4)
+    monkeypatch.setattr(run, "hard_limit", lambda cfg, functions=6: 0.4)
     child = FakeChild([(0, "events", frame(0, protocol.Ready()))], close=False)
     started = time.monotonic()
     got = child.collect(config())
@@ -178,7 +180,7 @@ def test_the_students_clock_starts_at_ready(monkeypatch) -> None:
     """A slow start (importing torch on a busy machine) is not charged to the student: the hard limit
     counts from Ready."""
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
-    monkeypatch.setattr(run, "hard_limit", lambda cfg, probes=6: 0.6)
+    monkeypatch.setattr(run, "hard_limit", lambda cfg, functions=6: 0.6)
     child = FakeChild([(0.9, "events", frame(0, protocol.Ready())),
                        (0.3, "events", frame(1, protocol.Ended(FINISHED), protocol.Done()))])
     got = child.collect(config())
@@ -210,7 +212,7 @@ STEP = protocol.Steps(names=("w",), rows=((1.0, None, None, (-2.0,), (1.0,)),))
 
 def test_a_run_that_said_everything_ends_as_the_child_said() -> None:
     events = [protocol.Ready(), STEP, protocol.Ended(EXCEPTION, "boom", exc_type="ValueError"), protocol.Done()]
-    trace = finish_trace(LINEAR, collected(events, stdout=b"out", stderr=b"err"), 1.25, 0)
+    trace = finish_trace(LINEAR, SUBMISSION, collected(events, stdout=b"out", stderr=b"err"), 1.25, 0)
     assert trace.outcome.status == EXCEPTION and trace.outcome.message == "boom"
     assert (trace.stdout, trace.stderr, trace.seconds, len(trace.steps)) == ("out", "err", 1.25, 1)
     assert trace.notes == ()
@@ -218,13 +220,13 @@ def test_a_run_that_said_everything_ends_as_the_child_said() -> None:
 
 def test_foreign_lines_mark_the_run_tampered() -> None:
     events = [protocol.Ready(), STEP, protocol.Ended(FINISHED), protocol.Done()]
-    trace = finish_trace(LINEAR, collected(events, foreign=3), 1.0, 0)
+    trace = finish_trace(LINEAR, SUBMISSION, collected(events, foreign=3), 1.0, 0)
     assert trace.outcome == Outcome(TAMPERED, "3 lines the grader did not write")
     assert len(trace.steps) == 1  # what was genuine is still folded; assemble() counts none of it
 
 
 def test_tampering_outweighs_a_timeout() -> None:
-    trace = finish_trace(LINEAR, collected([], foreign=1, outcome=Outcome(TIMEOUT, "stopped")), 1.0, -9)
+    trace = finish_trace(LINEAR, SUBMISSION, collected([], foreign=1, outcome=Outcome(TIMEOUT, "stopped")), 1.0, -9)
     assert trace.outcome.status == TAMPERED
 
 
@@ -235,14 +237,14 @@ def test_tampering_outweighs_a_timeout() -> None:
     (None, "the process ended abruptly (exit status None), for example through os._exit()"),
 ])
 def test_a_child_that_died_without_a_word_crashed(returncode, how) -> None:
-    trace = finish_trace(LINEAR, collected([protocol.Ready(), STEP]), 1.0, returncode)
+    trace = finish_trace(LINEAR, SUBMISSION, collected([protocol.Ready(), STEP]), 1.0, returncode)
     assert trace.outcome == Outcome(CRASHED, how)
     assert len(trace.steps) == 1  # what it did before still counts
 
 
 def test_a_death_while_probing_is_a_note_not_the_outcome() -> None:
     events = [protocol.Ready(), STEP, protocol.Ended(FINISHED, seconds=0.5)]
-    trace = finish_trace(LINEAR, collected(events), 1.0, -signal.SIGKILL)
+    trace = finish_trace(LINEAR, SUBMISSION, collected(events), 1.0, -signal.SIGKILL)
     assert trace.outcome.status == FINISHED
     assert trace.notes == ("After the program ended, the process was killed by signal SIGKILL while the grader "
                            "was probing it.",)
@@ -250,14 +252,14 @@ def test_a_death_while_probing_is_a_note_not_the_outcome() -> None:
 
 def test_the_parents_timeout_stands_without_done() -> None:
     imposed = Outcome(TIMEOUT, "the program did not finish within 17 s and was stopped")
-    trace = finish_trace(LINEAR, collected([protocol.Ready(), STEP], outcome=imposed), 17.0, -signal.SIGKILL)
+    trace = finish_trace(LINEAR, SUBMISSION, collected([protocol.Ready(), STEP], outcome=imposed), 17.0, -signal.SIGKILL)
     assert trace.outcome is imposed and trace.notes == ()
 
 
 def test_malformed_messages_become_one_note_each() -> None:
     problems = ["a frame that is not JSON", "a frame that is not JSON", "steps event: field 'rows' is missing"]
     events = [protocol.Ready(), protocol.Ended(FINISHED), protocol.Done()]
-    trace = finish_trace(LINEAR, collected(events, problems=problems), 1.0, 0)
+    trace = finish_trace(LINEAR, SUBMISSION, collected(events, problems=problems), 1.0, 0)
     assert trace.notes == (
         "The grader's channel carried a malformed message (a frame that is not JSON); it was ignored.",
         "The grader's channel carried a malformed message (steps event: field 'rows' is missing); it was ignored.",
@@ -352,44 +354,53 @@ def test_a_scratch_folder_that_cannot_be_removed_yet_is_removed_later(monkeypatc
     assert not os.path.exists(path)
 
 
-def test_the_hidden_points_reach_the_child_only_once_its_program_has_ended() -> None:
+PROGRAM = protocol.Program(slots=("w",), values=(2.0,), leaf=(True,), kinds=(("w",),),
+                           functions=(protocol.Function("forward", ("x",), 0, ("w",), 1, 0),
+                                      protocol.Function("loss", ("x", "y"), 0, ("forward",), 4, 0)))
+
+
+def test_the_calls_reach_the_child_only_once_it_has_said_what_its_program_trained() -> None:
     import select
 
     probes_read, probes_write = os.pipe()
     seen = {}
 
     def child() -> None:
-        os.write(events[1], frame(0, protocol.Ready()))
+        os.write(events[1], frame(0, protocol.Ready(), STEP))
         time.sleep(0.2)
         seen["while running"] = select.select([probes_read], [], [], 0)[0]
         os.write(events[1], frame(1, protocol.Ended(FINISHED)))
+        time.sleep(0.2)
+        seen["after it ended"] = select.select([probes_read], [], [], 0)[0]
+        os.write(events[1], frame(2, PROGRAM))
         if select.select([probes_read], [], [], 5)[0]:
             seen["after"] = os.read(probes_read, 65536)
-        os.write(events[1], frame(2, protocol.Done()))
+        os.write(events[1], frame(3, protocol.Done()))
         for fd in (out[1], err[1], events[1]):
             os.close(fd)
 
     out, err, events = os.pipe(), os.pipe(), os.pipe()
     thread = threading.Thread(target=child)
     thread.start()
-    handoff = run.Handoff(probes_write, Probes(POINTS), ("w",))
+    handoff = run.Handoff(probes_write, SUBMISSION, LINEAR, Probes(POINTS))
     got = collect(out[0], err[0], events[0], config(), lambda: None, handoff)
     thread.join(5)
     os.close(probes_read)
-    assert seen["while running"] == []  # nothing to read while the program ran
-    assert protocol.read_probe_points(seen["after"], ("w",)) == [("forward", {"w": 0.5}, 1.5, None),
-                                                                 ("loss", {"w": -1.0}, 2.0, 3.0)]
-    assert [e.KIND for e in got.events] == ["ready", "outcome", "done"]
+    assert seen["while running"] == [] and seen["after it ended"] == []  # nothing to read before Program
+    calls = protocol.read_probe_calls(seen["after"])
+    assert calls == [(0, 0, ("x",), (), 1.5, None, None, ((0, 0.5),)),  # forward(x), w at 0.5
+                     (1, 1, ("x", "y"), (), 2.0, 3.0, None, ((0, -1.0),)),  # loss(x, y), the skeleton's way
+                     (2, 1, ("p", "y"), (), 2.0, 3.0, -2.0, ((0, -1.0),))]  # loss(y_pred, y), the other way
+    assert [e.KIND for e in got.events] == ["ready", "steps", "outcome", "program", "done"]
+    assert handoff.plan is not None and len(handoff.plan.calls) == 3
 
 
-def test_only_answers_to_the_points_asked_count() -> None:
-    from grader.trace import build_trace
-
-    def answer(kind, params, x, y=None):
-        return protocol.ProbeResult(kind=kind, params=params, x=x, grads={"w": 1.0}, y=y, value=0.5)
-
-    events = [answer("forward", {"w": 0.5}, 1.5), answer("forward", {"w": 0.5}, 1.5),  # the same point twice
-              answer("loss", {"w": -1.0}, 2.0, 3.0), answer("loss", {"w": 9.0}, 2.0, 3.0)]  # one never asked
-    trace = build_trace(events, ("w",), outcome=None, stdout="", stderr="", seconds=0.0, max_steps=300, asked=POINTS)
-    assert [(p.kind, p.x, dict(p.params)) for p in trace.probes] == [("forward", 1.5, {"w": 0.5}), ("loss", 2.0, {"w": -1.0})]
-    assert trace.notes == ("A probe result the grader did not ask for was ignored.",)
+def test_only_answers_to_the_calls_made_count() -> None:
+    handoff = run.Handoff(None, SUBMISSION, LINEAR, Probes(POINTS))
+    events = [protocol.Ready(), STEP, protocol.Ended(FINISHED), PROGRAM]
+    handoff.plan = run.make_plan(LINEAR, SUBMISSION, run.tr.observe(events, 300).kinds, PROGRAM, POINTS)
+    answers = [protocol.ProbeResult(index=0, value=0.75, grads=(1.5,)),
+               protocol.ProbeResult(index=0, value=9.0, grads=(9.0,)),  # the same call answered twice
+               protocol.ProbeResult(index=7, value=0.5, grads=(1.0,))]  # a call never made
+    trace = finish_trace(LINEAR, SUBMISSION, collected([*events, *answers, protocol.Done()]), 1.0, 0, handoff)
+    assert [(p.kind, p.x, p.value, dict(p.grads)) for p in trace.probes] == [("forward", 1.5, 0.75, {"w": 1.5})]

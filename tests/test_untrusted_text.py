@@ -24,7 +24,8 @@ from grader.report import WRITERS
 from grader.report.github import annotations
 from grader.report.gradebook import grades_csv, summary_html, summary_md
 from grader.run import Capture
-from grader.trace import build_trace
+from grader.plan import Point, make_plan
+from grader.trace import build_trace, observe
 
 KEY = os.urandom(32)
 TRICKS = ["\ud800", "\udfff", "\x00", "\x1b[31m", "\r", "\r\n", "\u202e", "\x85", "[x](http://evil.example)",
@@ -46,17 +47,32 @@ def event(name: str, **fields):
     return st.fixed_dictionaries({"event": st.just(name), **fields})
 
 
+POINTS = (Point("forward", {"w": 0.5}, 1.5), Point("loss", {"w": -1.0}, 2.0, 3.0))
+LABELS = st.lists(UNTRUSTED, min_size=1, max_size=3)  # slot labels: a dict key of the student's may be any text
 WELL_FORMED = st.one_of(
     event("ready", isolation=st.lists(st.sampled_from(p.ISOLATION_LAYERS), max_size=3)),
+    LABELS.flatmap(lambda names: event(
+        "steps", names=st.just(names),
+        rows=st.lists(st.tuples(NUMBER, st.none(), UNTRUSTED | st.none(), st.tuples(*[NUMBER] * len(names)),
+                                st.tuples(*[NUMBER] * len(names)))
+                      .map(lambda r: [r[0], r[1], r[2], list(r[3]), list(r[4])]), max_size=5))),
     event("steps", names=st.just(["w"]),
           rows=st.lists(st.tuples(NUMBER, st.none(), UNTRUSTED | st.none(), st.tuples(NUMBER), st.tuples(NUMBER))
                         .map(lambda r: [r[0], r[1], r[2], list(r[3]), list(r[4])]), max_size=5)),
     event("note", text=SENTENCE),
     event("outcome", status=st.sampled_from(p.CHILD_ENDINGS), message=UNTRUSTED, exc_type=UNTRUSTED,
           traceback=UNTRUSTED, file=UNTRUSTED, denied=SENTENCE, exit_code=UNTRUSTED),
-    event("final", params=st.just({"w": 1.5}), leaf=st.just({"w": True}), prediction=NUMBER, prediction_error=SENTENCE),
-    event("probe", kind=st.sampled_from(p.ROLES), params=st.just({"w": 0.5}), x=st.floats(-3, 3), grads=st.just({}),
-          value=NUMBER, error=SENTENCE),
+    LABELS.flatmap(lambda names: event(
+        "program", slots=st.just(names), values=st.lists(NUMBER, min_size=len(names), max_size=len(names)),
+        leaf=st.lists(st.booleans(), min_size=len(names), max_size=len(names)), kinds=st.just([names]),
+        functions=st.lists(st.fixed_dictionaries({"label": UNTRUSTED, "args": st.lists(UNTRUSTED, max_size=2),
+                                                  "reads": st.lists(UNTRUSTED, max_size=2), "kind": st.just(0)}),
+                           max_size=3))),
+    event("program", slots=st.just(["w"]), values=st.tuples(NUMBER).map(list), leaf=st.just([True]),
+          kinds=st.just([["w"]]), functions=st.just([{"label": "forward", "args": ["x"], "kind": 0},
+                                                     {"label": "loss", "args": ["x", "y"], "kind": 0}])),
+    event("probe", index=st.integers(0, 4), grads=st.lists(NUMBER, max_size=2), value=NUMBER, pred_grad=NUMBER,
+          error=SENTENCE),
     event("figure", number=st.integers(0, 5),
           lines=st.lists(st.fixed_dictionaries({"label": UNTRUSTED, "ys": st.lists(NUMBER, max_size=120)}), max_size=3)),
     event("done"),
@@ -74,9 +90,12 @@ def report_of(events: list, stdout: bytes, name: str):
     parsed = reader.feed(frames(events)) + reader.close()
     out = Capture()
     out.add(stdout)
-    trace = build_trace(parsed, LINEAR.param_names, outcome=None, stdout=out.text(), stderr=out.text(), seconds=1.0,
-                        notes=reader.problems[:3], max_steps=LINEAR.max_steps)
-    return assemble(LINEAR, Submission(LINEAR.source, readable_name(name), "", LINEAR.name), trace)
+    submission = Submission(LINEAR.source, readable_name(name), "", LINEAR.name)
+    observed = observe(parsed, LINEAR.max_steps)
+    plan = make_plan(LINEAR, submission, observed.kinds, observed.program, POINTS)
+    trace = build_trace(observed, LINEAR, plan, outcome=None, stdout=out.text(), stderr=out.text(), seconds=1.0,
+                        notes=reader.problems[:3])
+    return assemble(LINEAR, submission, trace)
 
 
 def check_outputs(report) -> None:

@@ -20,9 +20,10 @@ process, so this module is written so that nothing it does can be changed or wat
   collector off; meanwhile the audit hook refuses this thread any frame.
 
 The parts, each with one job, behind ``Observer.dispatch``: ``Channel`` (signed frames to the parent),
-``Tensors`` (reading torch's C tensors), ``Parameters`` (finding the assignment's parameters and functions),
-``Steps`` (recording backward passes), ``Figures``, ``Units`` (running the script or the cells), ``Prober``
-(the hidden calls after the run, with a typed state).
+``Tensors`` (reading torch's C tensors), ``Slots`` (what each backward pass trained, by the autograd graph),
+``Candidates`` (the student's functions the grader may call), ``Steps`` (recording backward passes),
+``Figures``, ``Units`` (running the script or the cells), ``Prober`` (the hidden calls after the run, with a
+typed state).
 """
 
 from __future__ import annotations
@@ -38,18 +39,18 @@ import types  # noqa: E402
 
 from grader import protocol as _protocol  # noqa: E402
 
-_encode, _frame, _sentence, _read_points = _protocol.private_copy(
-    ("encode", "frame", "sentence_json", "read_probe_points"), __builtins__)
-_READY, _STEPS, _EXTRA, _NOTE, _ENDED, _FINAL, _PROBE, _FIGURE, _CELL, _DONE = (
-    _protocol.READY, _protocol.STEPS, _protocol.EXTRA_STEPS, _protocol.NOTE, _protocol.ENDED, _protocol.FINAL,
+_encode, _frame, _sentence, _read_calls = _protocol.private_copy(
+    ("encode", "frame", "sentence_json", "read_probe_calls"), __builtins__)
+_READY, _STEPS, _EXTRA, _NOTE, _ENDED, _PROGRAM, _PROBE, _FIGURE, _CELL, _DONE = (
+    _protocol.READY, _protocol.STEPS, _protocol.EXTRA_STEPS, _protocol.NOTE, _protocol.ENDED, _protocol.PROGRAM,
     _protocol.PROBE, _protocol.FIGURE, _protocol.CELL, _protocol.DONE)
+_MAX_SLOTS, _MAX_FUNCTIONS = _protocol.MAX_SLOTS, _protocol.MAX_FUNCTIONS
 _CHILD_ENDINGS = tuple(_protocol.CHILD_ENDINGS)
 _FINISHED, _TIMEOUT, _EXCEPTION = _protocol.FINISHED, _protocol.TIMEOUT, _protocol.EXCEPTION
-_ROLES = tuple(_protocol.ROLES)
 _allocate_lock = _thread.allocate_lock
 _write, _read, _close, _set_blocking = posix.write, posix.read, posix.close, posix.set_blocking
 _monotonic = time.monotonic
-_ModuleType = types.ModuleType
+_ModuleType, _FunctionType, _GetSet = types.ModuleType, types.FunctionType, types.GetSetDescriptorType
 _module_dict = types.ModuleType.__dict__["__dict__"].__get__  # not module.__dict__: __class__ can be changed
 _type_flags = type.__dict__["__flags__"].__get__  # type's own, whatever a metaclass defines
 _type_mro = type.__dict__["__mro__"].__get__
@@ -106,18 +107,22 @@ def basename(path: str) -> str:
 class Channel:
     """Events to the parent in signed frames (grader/protocol.py).  Student code can write into the pipe,
     but what it writes fails the parent's check and the run is marked as tampered with.  Backward passes
-    are gathered into one Steps event per frame (a write per pass would cost more than the student's whole
-    training), which goes out every FLUSH_EVENTS passes or FLUSH_SECONDS; any other event goes out at once,
-    after the passes gathered before it."""
+    are gathered into one Steps event per frame and per kind of pass (a write per pass would cost more
+    than the student's whole training), which goes out every FLUSH_EVENTS passes or FLUSH_SECONDS; any
+    other event goes out at once, after the passes gathered before it."""
 
-    def __init__(self, fd: int, key: bytes, names: tuple) -> None:
-        self.fd, self.key, self.names = fd, key, list(names)
+    def __init__(self, fd: int, key: bytes) -> None:
+        self.fd, self.key = fd, key
+        self.names: tuple = ()
         self.buffer: list[str] = []
         self.rows: list[list] = []
         self.flushed = _monotonic()
         self.sequence = 0
 
-    def step(self, row: list) -> None:
+    def step(self, names: tuple, row: list) -> None:
+        if names != self.names:
+            self._steps()
+            self.names = names
         self.rows.append(row)
         if len(self.rows) >= FLUSH_EVENTS or _monotonic() - self.flushed > FLUSH_SECONDS:
             self.flush()
@@ -130,7 +135,7 @@ class Channel:
 
     def _steps(self) -> None:
         if self.rows:
-            self.buffer.append(_encode({"event": _STEPS, "names": self.names, "rows": self.rows}))
+            self.buffer.append(_encode({"event": _STEPS, "names": list(self.names), "rows": self.rows}))
             self.rows = []
 
     def flush(self) -> None:
@@ -152,9 +157,11 @@ class Tensors:
         base = self.base = torch._C.TensorBase
         self.item, self.numel, self.fill, self.copy = base.item, base.numel, base.fill_, base.copy_
         self.detach, self.clone, self.requires_grad_ = base.detach, base.clone, base.requires_grad_
+        self.tolist, self.flatten, self.reshape, self.new_tensor = base.tolist, base.flatten, base.reshape, base.new_tensor
         self.grad = base.__dict__["grad"].__get__
         self.set_grad = base.__dict__["grad"].__set__
         self.is_leaf = base.__dict__["is_leaf"].__get__
+        self.requires_grad = base.__dict__["requires_grad"].__get__
         self.grad_fn = base.__dict__["grad_fn"].__get__
         self.shape = base.__dict__["shape"].__get__
         self.full, self.float32 = torch.full, torch.float32
@@ -181,13 +188,16 @@ class Tensors:
             return float(self.item(value))
         return None
 
-    def grad_of(self, tensor):
-        """The gradient autograd left in a parameter (None when it is no leaf: autograd keeps none there)."""
-        grad = self.grad(tensor) if self.is_leaf(tensor) else None
-        return self.scalar(grad) if grad is not None else None
+    def flat(self, tensor) -> list:
+        """The elements of a tensor as floats, in order (an empty list for None)."""
+        if tensor is None:
+            return []
+        if self.numel(tensor) == 1:
+            return [float(self.item(tensor))]
+        return [float(v) for v in self.tolist(self.flatten(self.detach(tensor)))]
 
     def graph(self, loss) -> tuple[list, list]:
-        """The nodes of the loss's autograd graph, and the leaf tensors they accumulate into."""
+        """The nodes of the loss's autograd graph, and the leaf tensors they accumulate into (each once)."""
         nodes, leaves, seen, stack = [], [], set(), [self.grad_fn(loss)]
         while stack:
             node = stack.pop()
@@ -196,11 +206,11 @@ class Tensors:
             seen.add(id(node))
             nodes.append(node)
             variable = c_attribute(node, "variable")
-            if self.is_tensor(variable):
+            if self.is_tensor(variable) and not any(leaf is variable for leaf in leaves):
                 leaves.append(variable)
             pairs = c_attribute(node, "next_functions")
             if type(pairs) is tuple:
-                for pair in pairs:
+                for pair in reversed(pairs):  # the first input is walked first
                     if type(pair) is tuple and pair:
                         stack.append(pair[0])
         return nodes, leaves
@@ -215,18 +225,112 @@ class Tensors:
             self.set_grad_enabled(enabled)
 
 
-class Parameters:
-    """The assignment's parameters and functions, found by their names in the student's frames and module;
-    what was in use during training is remembered for the probes after the run."""
+def instance_dict(obj):
+    """The attribute dict of an instance of a class written in Python, read through the C descriptor that
+    ``class`` statements create (None when there is none, or a class put something else in its place)."""
+    kind = type(obj)
+    if not _type_flags(kind) & _HEAPTYPE:
+        return None
+    for cls in _type_mro(kind):
+        for key, descriptor in _type_dict(cls).items():
+            if type(key) is str and key == "__dict__":
+                if type(descriptor) is not _GetSet:
+                    return None
+                found = descriptor.__get__(obj, kind)
+                return found if type(found) is dict else None
+    return None
 
-    def __init__(self, names: tuple, functions: dict, tensors: Tensors, observer) -> None:
-        self.names, self.functions, self.tensors, self.observer = names, functions, tensors, observer
-        self.wanted_tensors, self.wanted_functions = frozenset(names), frozenset(functions.values())
+
+def methods_of(kind, files):
+    """(name, function) for the methods that the student's classes in ``kind``'s MRO define."""
+    seen = set()
+    for cls in _type_mro(kind):
+        if not _type_flags(cls) & _HEAPTYPE:
+            continue
+        for key, value in _type_dict(cls).items():
+            if type(key) is str and key not in seen and type(value) is _FunctionType and is_student(value, files):
+                seen.add(key)
+                yield key, value
+
+
+def is_student(function, files) -> bool:
+    return type(function) is _FunctionType and function.__code__.co_filename in files
+
+
+def member_tensors(key: str, value, tensors: Tensors, files):
+    """(label, tensor) for the tensors a namespace entry holds one level down (two for a torch module's
+    parameters): items of a list, tuple or dict, attributes of an object of the student's class."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        for i, item in enumerate(value[:64]):
+            if tensors.is_tensor(item):
+                yield f"{key}[{i}]", item
+    elif kind is dict:
+        for i, (name, item) in enumerate(value.items()):
+            if i >= 64:
+                break
+            if type(name) is str and tensors.is_tensor(item):
+                yield f"{key}[{name!r}]", item
+    elif kind is not _ModuleType and not tensors.is_tensor(value) and type(kind) is type:
+        attributes = instance_dict(value)
+        if attributes is None:
+            return
+        for i, (name, item) in enumerate(attributes.items()):
+            if i >= 64 or type(name) is not str:
+                break
+            if tensors.is_tensor(item):
+                yield f"{key}.{name}", item
+            elif name == "_parameters" and type(item) is dict:  # a torch module's own parameters
+                for pname, param in item.items():
+                    if type(pname) is str and tensors.is_tensor(param):
+                        yield f"{key}.{pname}", param
+            elif name == "_modules" and type(item) is dict:  # and its submodules'
+                for sub, module in item.items():
+                    own = instance_dict(module) if type(sub) is str else None
+                    params = own.get("_parameters") if own is not None else None
+                    if type(params) is dict:
+                        for pname, param in params.items():
+                            if type(pname) is str and tensors.is_tensor(param):
+                                yield f"{key}.{sub}.{pname}", param
+            elif type(item) is list or type(item) is tuple or type(item) is dict:
+                for label, tensor in member_tensors(f"{key}.{name}", item, tensors, files):
+                    yield label, tensor
+
+
+def element_labels(label: str, shape: tuple) -> list[str]:
+    """One label per element, as the student would index it: w, w[1], W[0, 2]."""
+    count = 1
+    for size in shape:
+        count *= size
+    if count == 1:
+        return [label]
+    if len(shape) == 1:
+        return [f"{label}[{i}]" for i in range(count)]
+    if len(shape) == 2:
+        return [f"{label}[{i}, {j}]" for i in range(shape[0]) for j in range(shape[1])]
+    return [f"{label}.flatten()[{i}]" for i in range(count)]
+
+
+class Slots:
+    """What training changes, found by what each backward pass reaches, not by name.  A *slot* is one element
+    of a tensor the pass accumulated a gradient into (a leaf of its graph), labelled by where the student
+    keeps it: the spec's own names when they are all in scope and are what the pass trained (the usual case,
+    checked once per call site), else the name, item or attribute that holds the leaf (``w_1``, ``w[0]``,
+    ``params[2]``, ``model.b``) or ``#1``, ``#2`` for a leaf nothing in reach holds.  Which slot plays which
+    parameter the parent decides (grader/roles.py).  Slots are ordered as the student's namespaces list
+    them (the order of assignment), then by element."""
+
+    def __init__(self, names: tuple, tensors: Tensors, observer) -> None:
+        self.names, self.tensors, self.observer = names, tensors, observer
+        self.wanted = frozenset(names)
         self.module = None
-        self.last_seen: dict[str, object] = {}  # name -> tensor, at the last observed backward pass
-        self.functions_seen: dict[str, object] = {}  # role -> the student's function in use then
-        self.touched: dict[tuple, bool] = {}  # (line, tensor ids) -> whether those passes concern them
-        self.ignored = 0  # backward passes that involved none of the assignment's parameters
+        self.files = frozenset()
+        self.sites: dict[tuple, object] = {}  # (line, tensor ids) -> the pass's slots, or None: not by name
+        self.held: list = []  # the tensors the sites name, kept alive so that their ids stay theirs
+        self.where: dict[str, tuple] = {}  # label -> (tensor, element index or None), the latest seen
+        self.unnamed: dict[int, str] = {}  # id -> "#k" for leaves held nowhere in reach
+        self.kinds: dict[tuple, int] = {}  # labels of a kind of pass -> its number, in the order first seen
+        self.kind_spaces: list[list] = []  # per kind: the namespaces at its first pass (its functions then)
 
     def namespaces(self, gathered):
         """The student's frames' locals (innermost first; gathered by boundary.gather, outside the observer:
@@ -245,98 +349,218 @@ class Parameters:
                 spaces.append(module)
         return spaces, line
 
-    def scan(self, spaces) -> tuple[dict, dict]:
-        """The tensors named like the parameters and the callables named like the student's functions, the
-        innermost first, in one walk over each namespace (a walk, not lookups: see ``lookup``).  The names
-        are exact strings, whose hash no student code defines."""
-        tensors, functions = {}, {}
-        wanted_tensors, wanted_functions, is_tensor = self.wanted_tensors, self.wanted_functions, self.tensors.is_tensor
+    def by_name(self, spaces) -> dict:
+        """The tensors named like the spec's parameters, the innermost first, in one walk over each namespace
+        (a walk, not lookups: see ``lookup``).  The names are exact strings, whose hash no student defines."""
+        found, wanted, is_tensor = {}, self.wanted, self.tensors.is_tensor
+        for space in spaces:
+            for key, value in space.items():
+                if type(key) is str and key in wanted and key not in found and is_tensor(value):
+                    found[key] = value
+        return found
+
+    def of_pass(self, loss, spaces, line) -> list:
+        """The slots of a backward pass: [(label, tensor, element index or None)]."""
+        tensors = self.tensors
+        has_graph = tensors.is_tensor(loss) and tensors.grad_fn(loss) is not None
+        named = self.by_name(spaces)
+        if len(named) == len(self.names):
+            key = (line, tuple([id(t) for t in named.values()]))
+            if key not in self.sites:
+                self.held.append(named)
+                self.sites[key] = self.named_slots(named, loss) if has_graph else None
+            if self.sites[key] is not None:
+                return self.sites[key]
+        if not has_graph:
+            return []
+        leaves = [leaf for leaf in tensors.graph(loss)[1] if tensors.requires_grad(leaf)]
+        key = (line, tuple([id(t) for t in leaves]))
+        slots = self.sites.get(key)
+        if slots is None:
+            self.held.append(leaves)
+            slots = self.sites[key] = self.label(leaves, spaces)
+        return slots
+
+    def named_slots(self, named: dict, loss):
+        """The spec's names as the slots, when each takes part in the pass, holds one number, and they are
+        all it trained (a leaf beside them is another parameter: then None, and the pass is labelled by
+        where its leaves are kept)."""
+        tensors = self.tensors
+        nodes, leaves = tensors.graph(loss)
+        rebound = False
+        for tensor in named.values():
+            if tensors.numel(tensor) != 1:
+                return None
+            if any(leaf is tensor for leaf in leaves):
+                continue
+            grad_fn = tensors.grad_fn(tensor)
+            if grad_fn is None or not any(node is grad_fn for node in nodes):
+                return None
+            rebound = True  # a name bound to a tensor computed from the parameter (p = p - lr * grad)
+        if not rebound and any(not any(leaf is t for t in named.values()) for leaf in leaves
+                               if tensors.requires_grad(leaf)):
+            return None
+        return [(name, named[name], None) for name in self.names]
+
+    def label(self, leaves: list, spaces) -> list:
+        """Label the leaves by where the student keeps them: a plain name first, then an item or attribute;
+        names beginning with ``_`` (Jupyter's ``_``, ``Out``...) last."""
+        tensors, files = self.tensors, self.files
+        wanted = {id(leaf): leaf for leaf in leaves}
+        best: dict[int, tuple] = {}  # id -> ((tier, order), label)
+        order = 0
         for space in spaces:
             for key, value in space.items():
                 if type(key) is not str:
                     continue
-                if key in wanted_tensors:
-                    if key not in tensors and is_tensor(value):
-                        tensors[key] = value
-                elif key in wanted_functions and key not in functions and callable(value):
-                    functions[key] = value
-        return tensors, functions
+                hidden = key[:1] == "_"
+                offers = [(key, value)] if tensors.is_tensor(value) else (
+                    [] if hidden else list(member_tensors(key, value, tensors, files)))
+                for label, tensor in offers:
+                    order += 1
+                    tier = 2 if hidden else (0 if label == key else 1)
+                    ident = id(tensor)
+                    if ident in wanted and (ident not in best or (tier, order) < best[ident][0]):
+                        best[ident] = ((tier, order), label)
+        for leaf in leaves:
+            ident = id(leaf)
+            if ident not in best:
+                if ident not in self.unnamed:
+                    self.unnamed[ident] = f"#{len(self.unnamed) + 1}"
+                best[ident] = ((3, order), self.unnamed[ident])
+                order += 1
+        slots = []
+        for ident in sorted(best, key=lambda i: best[i][0]):
+            tensor, label = wanted[ident], best[ident][1][:100]
+            count = tensors.numel(tensor)
+            if count == 1:
+                slots.append((label, tensor, None))
+            elif count <= 16:
+                labels = element_labels(label, tuple(tensors.shape(tensor)))
+                slots.extend((labels[i], tensor, i) for i in range(count))
+        return slots[:_MAX_SLOTS]
 
-    def find(self, named: dict, loss) -> dict[str, object]:
-        """The parameters of this pass: by name, or the one leaf left when a single name is missing."""
-        found = {name: named[name] for name in self.names if name in named}
-        missing = [name for name in self.names if name not in found]
-        if missing and self.tensors.is_tensor(loss):
-            # A parameter under another name: accept it when it is the only unnamed leaf left.
-            known = {id(t) for t in found.values()}
-            leaves = [t for t in self.tensors.graph(loss)[1] if id(t) not in known]
-            if len(missing) == 1 and len(leaves) == 1:
-                found[missing[0]] = leaves[0]
-                self.observer.note(N_("The parameter {name} was found under another name."), name=missing[0])
-            elif found:
-                for name in missing:
-                    self.observer.note(N_("No tensor named {name} was found when backward() was called."),
-                                       name=name)
-        return found
-
-    def concern(self, loss, params: dict, line) -> bool:
-        """Whether this backward pass involves any of the assignment's parameters (a notebook holding both
-        homeworks also trains the other one's); the same call site with the same tensors gets the same
-        answer.  When in doubt, it does."""
-        site = (line, tuple([id(t) for t in params.values()]))
-        if site not in self.touched:
-            self.touched[site] = bool(params) and self.touches(loss, params)
-        if not self.touched[site]:
-            self.ignored += 1
-        return self.touched[site]
-
-    def touches(self, loss, params: dict) -> bool:
+    def read(self, slots: list, spaces) -> tuple[tuple, list, list]:
+        """(labels, values, gradients) of a pass's slots; remembered for the end of the run."""
         tensors = self.tensors
-        if not tensors.is_tensor(loss) or tensors.grad_fn(loss) is None:
-            return True
-        try:
-            nodes, leaves = tensors.graph(loss)
-        except Exception:  # noqa: BLE001
-            return True
-        for tensor in params.values():
-            if any(leaf is tensor for leaf in leaves):
-                return True
-            grad_fn = tensors.grad_fn(tensor)
-            if grad_fn is not None and any(node is grad_fn for node in nodes):
-                return True
-        return False
+        labels, values, grads, cache = [], [], [], {}
+        for label, tensor, element in slots:
+            ident = id(tensor)
+            if ident not in cache:
+                grad = tensors.grad(tensor) if tensors.is_leaf(tensor) else None
+                cache[ident] = (tensors.flat(tensor), tensors.flat(grad))
+            flat_values, flat_grads = cache[ident]
+            index = element or 0
+            labels.append(label)
+            values.append(flat_values[index] if index < len(flat_values) else None)
+            grads.append(flat_grads[index] if index < len(flat_grads) else None)
+            known = self.where.get(label)
+            if known is None or known[0] is not tensor:
+                if known is not None:
+                    self.observer.let_go(known)
+                self.where[label] = (tensor, element)
+        labels = tuple(labels)
+        if labels not in self.kinds:
+            self.kinds[labels] = len(self.kinds)
+            module = _module_dict(self.module) if self.module is not None else None
+            # The module as it is now (a notebook may define forward again for its next model); frames'
+            # locals are copies already.
+            self.kind_spaces.append([dict(space) if space is module else space for space in spaces])
+        return labels, values, grads
 
-    def remember(self, params: dict, functions: dict) -> None:
-        """What this pass used: the tensors, and the functions in use while this assignment trains."""
-        last = self.last_seen
-        if len(last) != len(params) or any(last.get(name) is not tensor for name, tensor in params.items()):
-            self.observer.let_go(*last.values())
-            last.update(params)
-        for role in _ROLES:
-            value = functions.get(self.functions[role])
-            if value is not None and value is not self.functions_seen.get(role):
-                self.observer.let_go(self.functions_seen.get(role))
-                self.functions_seen[role] = value
+    def bound_in_module(self, label: str):
+        """The tensor the module binds to a label that is one of the spec's names (after the run it may be
+        another than training saw: a parameter rebound with p = p - lr * grad)."""
+        if label not in self.wanted or self.module is None:
+            return None
+        value = lookup(_module_dict(self.module), label)
+        return value if self.tensors.is_tensor(value) and self.tensors.numel(value) == 1 else None
 
-    def current(self) -> dict[str, object]:
-        """The parameters after the run: the module's, else those last seen in training."""
-        params = {}
-        space = _module_dict(self.module) if self.module is not None else {}
-        for name in self.names:
-            value = lookup(space, name)
-            if self.tensors.is_tensor(value):
-                params[name] = value
-            elif name in self.last_seen:
-                params[name] = self.last_seen[name]
-        return params
+    def at_end(self) -> tuple[list, list, list]:
+        """Every label with its value now and whether it still names a leaf.  When no pass was observed, the
+        module's tensors that require a gradient stand in (a program that stopped before training)."""
+        tensors = self.tensors
+        if not self.where and self.module is not None:
+            module = [(key, value) for key, value in _module_dict(self.module).items()
+                      if type(key) is str and key[:1] != "_" and tensors.is_tensor(value)
+                      and tensors.requires_grad(value) and tensors.is_leaf(value)]
+            self.where.update((label, (tensor, element)) for label, tensor, element in
+                              self.label([value for _, value in module], [dict(module)]))
+        labels, values, leaf = [], [], []
+        for label, (tensor, element) in list(self.where.items())[:_MAX_SLOTS]:
+            bound = self.bound_in_module(label)
+            if bound is not None:
+                tensor, element = bound, None
+            flat = tensors.flat(tensor)
+            labels.append(label)
+            values.append(flat[element or 0] if (element or 0) < len(flat) else None)
+            leaf.append(bool(tensors.is_leaf(tensor)))
+        return labels, values, leaf
 
-    def function(self, role: str):
-        """The student's function for a role: the one in use during training, else the module's."""
-        seen = self.functions_seen.get(role)
-        if callable(seen):
-            return seen
-        found = lookup(_module_dict(self.module), self.functions[role]) if self.module is not None else None
-        return found if callable(found) else None
+
+class Candidates:
+    """The student's functions the grader may call after the run, found in the namespaces of each kind of
+    backward pass (plain functions, and the methods of objects of the student's classes, as ``model.forward``
+    or the object itself when it is callable, like a torch module).  Described for the parent, which
+    chooses what to call, and how, from the program's source (grader/plan.py)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple] = []  # (label, function, bound object or None, kind)
+
+    def collect(self, kind_spaces: list, module, files) -> list[dict]:
+        spaces_by_kind = list(enumerate(kind_spaces)) or [(None, [_module_dict(module)] if module else [])]
+        for kind, spaces in spaces_by_kind:
+            labels = set()
+            for space in spaces:
+                for key, value in space.items():
+                    if type(key) is not str or key[:1] == "_" or len(self.found) >= _MAX_FUNCTIONS:
+                        continue
+                    for label, function, owner in self.functions_of(key, value, files):
+                        if label not in labels:
+                            labels.add(label)
+                            self.found.append((label, function, owner, kind))
+        return [self.describe(*entry) for entry in self.found[:_MAX_FUNCTIONS]]
+
+    def functions_of(self, key: str, value, files):
+        if type(value) is _FunctionType:
+            if is_student(value, files):
+                yield key, value, None
+            return
+        kind = type(value)
+        if kind is _ModuleType or type(kind) is not type or not _type_flags(kind) & _HEAPTYPE:
+            return
+        methods = list(methods_of(kind, files))
+        if not methods:
+            return
+        for name, function in methods:
+            if name[:2] != "__":
+                yield f"{key}.{name}", function, value
+        callable_object = any(type(k) is str and k == "__call__" for cls in _type_mro(kind) for k in _type_dict(cls))
+        described = next((f for name, f in methods if name == "forward"), None) or next(
+            (f for name, f in methods if name == "__call__"), None)
+        if callable_object and described is not None:
+            yield key, described, value  # called as the object itself: model(x)
+
+    @staticmethod
+    def describe(label, function, owner, kind) -> dict:
+        code = function.__code__
+        args = list(code.co_varnames[:code.co_argcount])
+        if owner is not None:
+            args = args[1:]
+        defaults = function.__defaults__
+        names = [name for name in code.co_names if type(name) is str][:200]
+        return {"label": label[:200], "args": [a[:100] for a in args[:32]],
+                "defaults": len(defaults) if type(defaults) is tuple else 0,
+                "reads": names, "line": code.co_firstlineno if code.co_firstlineno > 0 else None, "kind": kind}
+
+    def call_of(self, index: int):
+        """(function, object it is called on or None, label, kind) of candidate ``index``; None if unknown."""
+        if type(index) is not int or not 0 <= index < len(self.found):
+            return None
+        label, function, owner, kind = self.found[index]
+        if owner is not None and label.count(".") == 0:  # the object itself: owner(*args)
+            return owner, None, label, kind
+        return function, owner, label, kind
 
 
 class Steps:
@@ -347,11 +571,15 @@ class Steps:
         self.count = 0
         self.extra = 0
 
-    def record(self, loss, line, grads: list, values: list) -> None:
+    def full(self) -> bool:
         if self.count < self.max_steps:
-            self.channel.step([loss, line[0] if line else None, line[1] if line else None, grads, values])
-        else:
-            self.extra += 1
+            return False
+        self.extra += 1
+        self.count += 1
+        return True
+
+    def record(self, loss, line, labels: tuple, grads: list, values: list) -> None:
+        self.channel.step(labels, [loss, line[0] if line else None, line[1] if line else None, grads, values])
         self.count += 1
 
 
@@ -420,30 +648,31 @@ class Units:
 
 
 class _Running:
-    """The probe under way: which one, the tensors it binds, and what to put back afterwards."""
+    """The probe under way: which call, the tensor holding each slot it set, the prediction tensor it gave,
+    and what to put back afterwards."""
 
-    __slots__ = ("index", "tensors", "restore")
+    __slots__ = ("index", "slots", "pred", "restore")
 
-    def __init__(self, index: int, tensors: dict, restore: list) -> None:
-        self.index, self.tensors, self.restore = index, tensors, restore
+    def __init__(self, index: int, slots: dict, pred, restore: list) -> None:
+        self.index, self.slots, self.pred, self.restore = index, slots, pred, restore
 
 
 class Prober:
-    """The calls after the run: forward(probe_x), then each hidden probe.  The points arrive on ``fd`` only
-    once the program has ended (``receive``): until then they are nowhere in this process.  Its state:
-    ``planned`` once the calls are handed out, ``done`` the probes answered ("final" for the prediction),
-    ``running`` the probe between its begin and its end, ``finished`` once everything was sent."""
+    """The calls after the run.  They arrive on ``fd`` only once the program has ended and its slots and
+    functions are reported (``receive``): until then they are nowhere in this process.  Its state:
+    ``planned`` once the calls are handed out, ``done`` the calls answered, ``running`` the call between its
+    begin and its end, ``finished`` once everything was sent."""
 
-    def __init__(self, fd: int, names: tuple, probe_x: float) -> None:
-        self.fd, self.names, self.probe_x = fd, names, probe_x
-        self.points: list = []
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+        self.calls: dict[int, tuple] = {}
         self.planned = False
         self.done: set = set()
         self.running: _Running | None = None
         self.finished = False
 
     def receive(self) -> None:
-        """Read the points the parent sends once it has heard that the program ended (None left: none)."""
+        """Read the calls the parent sends once it has heard what the program trained (none: none)."""
         chunks, fd = [], self.fd
         if fd is None:
             return
@@ -455,9 +684,9 @@ class Prober:
                 if not chunk:
                     break
                 chunks.append(chunk)
-            self.points = _read_points(b"".join(chunks), self.names)
+            self.calls = {call[0]: call for call in _read_calls(b"".join(chunks))}
         except (OSError, ValueError):
-            self.points = []
+            self.calls = {}
         finally:
             try:
                 _close(fd)
@@ -466,7 +695,7 @@ class Prober:
 
     def may_begin(self, index) -> bool:
         return (self.planned and self.running is None and type(index) is int and index not in self.done
-                and 0 <= index < len(self.points))
+                and index in self.calls)
 
 
 class Observer:
@@ -479,12 +708,14 @@ class Observer:
         # reach (grader.child.sandbox) could answer instead.
         self._observing, self._activate, self._attempts = control.observing, control.activate, control.attempts
         self.names = tuple(str(name) for name in config.parameters)
-        self.function_names = {role: str(config.functions[role]) for role in _ROLES}
-        self.params = Parameters(self.names, self.function_names, self.tensors, self)
+        self.slots = Slots(self.names, self.tensors, self)
+        self.candidates = Candidates()
         self.steps = Steps(int(config.max_steps), channel)
         self.figures = Figures()
         self.units = Units(config)
-        self.prober = Prober(probes_fd, self.names, float(config.probe_x))
+        self.slots.files = self.units.filenames
+        self.prober = Prober(probes_fd)
+        self.program_slots: list[str] = []  # the labels as the Program event listed them
         self.limit = float(config.time_limit)
         self.workfile = str(config.workfile)
         self.recording = True
@@ -528,12 +759,12 @@ class Observer:
     def begin(self):
         """Set up the run: the student's module, then the sandbox, from here to the end of the process.
         Returns what the driver needs: the units to run, the module, the time limit, the file names."""
-        if self.params.module is not None:
+        if self.slots.module is not None:
             return None  # once only
         module = _ModuleType("__main__")
         module.__file__ = self.workfile
         module.__builtins__ = _real_builtins  # the student's, not this module's private copy
-        self.params.module = module
+        self.slots.module = module
         self.started = _monotonic()
         self._activate()
         return self.units.handed(), module, self.limit, self.units.filenames
@@ -568,8 +799,9 @@ class Observer:
         })
 
     def end_run(self, between_units) -> None:
-        """The program has ended (``between_units``: its time ran out between two cells)."""
-        if not self.recording or self.params.module is None:
+        """The program has ended (``between_units``: its time ran out between two cells): say how, then
+        what it trained and which of its functions the grader may call."""
+        if not self.recording or self.slots.module is None:
             return
         self.recording = False
         outcome = dict(self.units.ended or {"status": _FINISHED})
@@ -582,11 +814,23 @@ class Observer:
         if type(outcome.get("file")) is not str:
             outcome["file"] = basename(self.units.display_name)
         self.channel.send(_ENDED, outcome)
+        if self.steps.extra:
+            self.channel.send(_EXTRA, {"count": self.steps.extra})
+        try:
+            labels, values, leaf = self.slots.at_end()
+            functions = self.candidates.collect(self.slots.kind_spaces, self.slots.module, self.units.filenames)
+        except Exception as exc:  # noqa: BLE001 - the parent waits for this event: it is sent whatever happens
+            labels, values, leaf, functions = [], [], [], []
+            self.note(N_("The grader could not read what your program trained ({error})."), error=type(exc).__name__)
+        self.program_slots = labels
+        self.channel.send(_PROGRAM, {"slots": labels, "values": values, "leaf": leaf,
+                                     "kinds": [list(kind) for kind in self.slots.kinds][:64],
+                                     "functions": functions})
 
     def observe(self, args, kwargs, gathered) -> None:
-        """A backward pass that has just succeeded: the loss it started from, the parameters it was
-        computed at and each one's gradient now."""
-        if not self.recording or type(args) is not tuple or type(kwargs) is not dict:
+        """A backward pass that has just succeeded: the loss it started from, the slots it trained (their
+        values it was computed at and their gradients now)."""
+        if not self.recording or type(args) is not tuple or type(kwargs) is not dict or self.steps.full():
             return
         loss = args[0] if args else lookup(kwargs, "tensors")
         if (type(loss) is list or type(loss) is tuple) and len(loss) == 1:
@@ -594,22 +838,10 @@ class Observer:
         tensors = self.tensors
         if not tensors.is_tensor(loss):
             loss = None
-        spaces, line = self.params.namespaces(gathered)
-        named, functions = self.params.scan(spaces)
-        params = self.params.find(named, loss)
-        if not self.params.concern(loss, params, line):
-            return  # another model's training (a notebook holding both homeworks), or unnamed parameters
-        self.params.remember(params, functions)
-        values, grads = [], []
-        for name in self.names:  # known tensors: read without asking again
-            tensor = params.get(name)
-            if tensor is None:
-                values.append(None)
-                grads.append(None)
-            else:
-                values.append(float(tensors.item(tensor)) if tensors.numel(tensor) == 1 else None)
-                grads.append(tensors.grad_of(tensor))
-        self.steps.record(tensors.scalar(loss), line, grads, values)
+        spaces, line = self.slots.namespaces(gathered)
+        slots = self.slots.of_pass(loss, spaces, line)
+        labels, values, grads = self.slots.read(slots, spaces)
+        self.steps.record(tensors.scalar(loss), line, labels, grads, values)
 
     def figure_changed(self, number, lines, axes) -> bool:
         return self.figures.changed(self.units.cell_key, number, lines, axes)
@@ -621,76 +853,78 @@ class Observer:
         self.note(N_("A figure could not be read: {error}."), error=error[:100] if type(error) is str else "?")
 
     def calls(self):
-        """What the driver does after the run: bind forward and loss in the module as they were during
-        training (a loss() calling forward() by name then finds the forward of the same assignment), then
-        call forward(probe_x), then each probe.  Returns (bindings, calls)."""
+        """The calls the parent asks for (read now: the program has ended), by number, in order."""
         prober = self.prober
-        if self.recording or self.params.module is None or prober.planned:
+        if self.recording or self.slots.module is None or prober.planned:
             return None
         prober.planned = True
         prober.receive()
-        function = self.params.function
-        calls = [("final", function("forward"), (prober.probe_x,))]
-        for index, (kind, _params, x, y) in enumerate(prober.points):
-            calls.append((index, function(kind), (x,) if kind == "forward" else (x, y)))
-        bindings = {self.function_names[role]: f for role, f in self.params.functions_seen.items()}
-        return bindings, calls
-
-    def final_result(self, value, type_name, error) -> None:
-        prober = self.prober
-        if not prober.planned or "final" in prober.done:
-            return
-        prober.done.add("final")
-        functions = [role for role in _ROLES if self.params.function(role) is not None]
-        params = self.params.current()
-        if self.params.ignored:
-            self.note(N_("{count} backward passes that involved none of {names} were not counted (the parameters "
-                         "must keep the assignment's names)."), count=self.params.ignored, names=", ".join(self.names))
-        prediction = value if type(value) is float else None
-        if self.params.function("forward") is None:
-            error = _sentence(N_("there is no function named {name}"), {"name": self.function_names["forward"]})
-        elif type(error) is str:
-            error, prediction = _sentence("{error}", {"error": error[:600]}), None
-        elif prediction is None:
-            error = _sentence(N_("forward({x:g}) returned {type}, not a number"),
-                              {"x": prober.probe_x, "type": type_name[:100] if type(type_name) is str else "?"})
-        else:
-            error = None
-        self.channel.send(_FINAL, {
-            "params": {name: self.tensors.scalar(t) for name, t in params.items()},
-            "leaf": {name: bool(self.tensors.is_leaf(t)) for name, t in params.items()},
-            "prediction": prediction, "prediction_error": error, "functions": functions,
-        })
-        if self.steps.extra:
-            self.channel.send(_EXTRA, {"count": self.steps.extra})
+        return sorted(prober.calls)
 
     def probe_begin(self, index):
-        """Put the probe's parameter values in place: a parameter kept in a closure is changed in place
-        here (and put back by probe_end); for one the module holds, the fresh tensors to bind there are
-        returned, for the driver to bind and unbind.  None when this probe cannot run."""
-        prober, tensors = self.prober, self.tensors
+        """Put a call's parameter values in place and build its arguments.  A slot whose label is one of
+        the spec's names bound in the module gets a fresh tensor there (the name may have been rebound);
+        any other is changed in place (and put back by probe_end).  Returns (bindings for the driver to
+        make in the module and undo, the function, its arguments), or None when this call cannot run."""
+        prober, tensors, slots = self.prober, self.tensors, self.slots
         if not prober.may_begin(index):
             return None
-        point_params = prober.points[index][1]
-        space = _module_dict(self.params.module) if self.params.module is not None else {}
-        originals = self.params.current()
-        probe_tensors, bind, restore = {}, {}, []
-        for name in self.names:
-            value = float(point_params[name])
-            original = originals.get(name)
-            one = tensors.is_tensor(original) and tensors.numel(original) == 1
-            shape = tuple(tensors.shape(original)) if one else (1,)
-            if tensors.is_tensor(lookup(space, name)) or original is None:
-                fresh = tensors.requires_grad_(tensors.full(shape, value, dtype=tensors.float32), True)
-                bind[name] = probe_tensors[name] = fresh
-            elif tensors.is_leaf(original):  # a parameter kept in a closure: change it in place, then put it back
-                restore.append((original, tensors.without_grad(tensors.clone, tensors.detach(original)),
-                                tensors.grad(original)))
-                tensors.without_grad(tensors.fill, original, value)
-                tensors.set_grad(original, None)
-                probe_tensors[name] = original
-        prober.running = _Running(index, probe_tensors, restore)
-        return bind
+        _index, number, args, binds, x, y, pred, assign = prober.calls[index]
+        target = self.candidates.call_of(number)
+        if target is None:
+            prober.done.add(index)
+            return None
+        function, owner, _label, kind = target
+        space = _module_dict(slots.module)
+        bind = {}
+        if type(kind) is int and kind < len(slots.kind_spaces):  # the functions of that kind's time
+            then = slots.kind_spaces[kind][-1]
+            for key, value in then.items():
+                if type(key) is str and is_student(value, self.units.filenames) and lookup(space, key) is not value:
+                    bind[key] = value
+        holders, restore, edits = {}, [], {}
+        for slot, value in assign:
+            if not 0 <= slot < len(self.program_slots):
+                continue
+            label = self.program_slots[slot]
+            bound = slots.bound_in_module(label)
+            if bound is not None:
+                fresh = tensors.requires_grad_(tensors.full((1,), float(value), dtype=tensors.float32), True)
+                bind[label] = fresh
+                holders[slot] = (fresh, None)
+                continue
+            place = slots.where.get(label)
+            if place is None:
+                continue
+            holders[slot] = place
+            edits.setdefault(id(place[0]), (place[0], {}))[1][place[1] or 0] = float(value)
+        for tensor, changes in edits.values():
+            flat = tensors.flat(tensor)
+            for element, value in changes.items():
+                if element < len(flat):
+                    flat[element] = value
+            restore.append((tensor, tensors.without_grad(tensors.clone, tensors.detach(tensor)), tensors.grad(tensor)))
+            fresh = tensors.reshape(tensors.new_tensor(tensor, flat), tuple(tensors.shape(tensor)))
+            tensors.without_grad(tensors.copy, tensor, fresh)
+            tensors.set_grad(tensor, None)
+        pred_tensor = None
+        if pred is not None and ("p" in args or any(what == "p" for _, what in binds)):
+            pred_tensor = tensors.requires_grad_(tensors.full((1,), float(pred), dtype=tensors.float32), True)
+        values = {"x": x, "y": y, "p": pred_tensor}
+        arguments = [] if owner is None else [owner]
+        for token in args:
+            if token in values:
+                arguments.append(values[token])
+            elif token[:1] == "s":
+                holder = holders.get(int(token[1:])) or slots.where.get(
+                    self.program_slots[int(token[1:])] if int(token[1:]) < len(self.program_slots) else "")
+                arguments.append(holder[0] if holder else None)
+            else:
+                arguments.append(float(token[1:]))
+        for name, what in binds:
+            bind[name] = values[what]
+        prober.running = _Running(index, holders, pred_tensor, restore)
+        return bind, function, tuple(arguments)
 
     def probe_end(self, index, value, type_name, error, differentiated) -> None:
         prober, tensors = self.prober, self.tensors
@@ -700,23 +934,32 @@ class Observer:
         prober.running = None
         self.let_go(running)
         prober.done.add(index)
-        kind, params, x, y = prober.points[index]
         try:
             value = value if type(value) is float else None
-            grads: dict = {}
+            grads, pred_grad = [], None
             if type(error) is str:
                 error, value = _sentence("{error}", {"error": error[:600]}), None
             elif value is None:
-                error = _sentence(N_("{kind} returned {type}, not a number"),
-                                  {"kind": kind, "type": type_name[:100] if type(type_name) is str else "?"})
-            elif differentiated is True:
-                grads = {name: tensors.scalar(tensors.grad(t)) for name, t in running.tensors.items()}
-                error = None
+                error = _sentence(N_("it returned {type}, not a number"),
+                                  {"type": type_name[:100] if type(type_name) is str else "?"})
             else:
-                grads = {name: None for name in self.names}
                 error = None
-            self.channel.send(_PROBE, {"kind": kind, "params": params, "x": x, "y": y, "value": value,
-                                       "grads": grads, "error": error})
+                if differentiated is True:
+                    cache = {}
+                    for slot in range(len(self.program_slots)):
+                        holder = running.slots.get(slot)
+                        if holder is None:
+                            grads.append(None)
+                            continue
+                        tensor, element = holder
+                        if id(tensor) not in cache:
+                            cache[id(tensor)] = tensors.flat(tensors.grad(tensor))
+                        flat = cache[id(tensor)]
+                        grads.append(flat[element or 0] if (element or 0) < len(flat) else None)
+                    if running.pred is not None:
+                        pred_grad = tensors.scalar(tensors.grad(running.pred))
+            self.channel.send(_PROBE, {"index": index, "grads": grads, "value": value, "pred_grad": pred_grad,
+                                       "error": error})
         finally:
             for tensor, data, grad in running.restore:
                 tensors.without_grad(tensors.copy, tensor, data)
@@ -739,5 +982,5 @@ class Observer:
 
 
 # What the driver may call (each through a capability of its own).
-CAPABILITIES = ("begin", "start_unit", "end_unit", "end_run", "observe", "calls", "final_result", "probe_begin",
-                "probe_end", "finish", "flush", "figure_changed", "record_figure", "figure_failed")
+CAPABILITIES = ("begin", "start_unit", "end_unit", "end_run", "observe", "calls", "probe_begin", "probe_end",
+                "finish", "flush", "figure_changed", "record_figure", "figure_failed")

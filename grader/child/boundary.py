@@ -186,8 +186,8 @@ class Caps:
     driver holds: each is safe to call).  ``CURRENT`` holds them for the functions installed in pyplot and
     os, which have no other way to find them."""
 
-    __slots__ = ("begin", "start_unit", "end_unit", "end_run", "observe", "calls", "final_result", "probe_begin",
-                 "probe_end", "finish", "flush", "figure_changed", "record_figure", "figure_failed")
+    __slots__ = ("begin", "start_unit", "end_unit", "end_run", "observe", "calls", "probe_begin", "probe_end",
+                 "finish", "flush", "figure_changed", "record_figure", "figure_failed")
 
 
 CURRENT: dict[str, Caps] = {}

@@ -19,7 +19,8 @@ from grader.child.boundary import DRIVER, STUDENT_FILES, Caps, use
 from grader.child.sandbox import SandboxViolation
 from grader.child.values import requires_grad, scalar
 
-PROBE_SECONDS = 2.0  # each hidden call of forward/loss, and the final forward(probe_x)
+PROBE_SECONDS = 2.0  # each hidden call of the student's functions after the run
+TIMED_OUT = f"it did not return within {PROBE_SECONDS:g} s"
 # The time limit is SIGALRM handled by signal.default_int_handler, which raises KeyboardInterrupt (a
 # BaseException, so `except Exception` in student code does not swallow it).  A builtin, unlike a Python
 # function, cannot be changed by student code, and it may run anywhere, even inside the observer.
@@ -99,7 +100,7 @@ def guarded(function, args):
     try:
         return function(*args), None
     except TIME_LIMIT:
-        return None, f"it did not return within {PROBE_SECONDS:g} s"
+        return None, TIMED_OUT
     except BaseException as exc:  # noqa: BLE001
         try:
             return None, f"{type(exc).__name__}: {one_line(exc)}"
@@ -168,34 +169,33 @@ def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: floa
 
 
 def call_functions(caps: Caps, namespace: dict) -> None:
-    """forward(probe_x), then the hidden probes, with forward and loss bound as they were in training."""
-    planned = use(caps.calls)
-    if planned is None:
+    """The calls the grader asks for after the run, one by one.  A function that did not return in time
+    is not called again: its later calls are answered with the same error."""
+    numbers = use(caps.calls)
+    if numbers is None:
         return
-    bindings, calls = planned
-    saved = {name: namespace.get(name, _MISSING) for name in bindings}
-    namespace.update(bindings)  # forward and loss as they were during training
-    try:
-        for index, function, args in calls:
-            if index == "final":
-                result, error = guarded(function, args) if callable(function) else (None, None)
-                use(caps.final_result, scalar(result), type(result).__name__, error)
-            elif callable(function):  # the parent knows which functions exist from the final event
-                probe(caps, namespace, index, function, args)
-    finally:
-        restore(namespace, saved)
+    hung: dict = {}
+    for index in numbers:
+        probe(caps, namespace, index, hung)
 
 
-def probe(caps: Caps, namespace: dict, index: int, function, args) -> None:
-    """One hidden call at the parameters the observer put in place, then autograd's gradients of it."""
-    bind = use(caps.probe_begin, index)
-    if bind is None:
+def probe(caps: Caps, namespace: dict, index: int, hung: dict) -> None:
+    """One hidden call with the parameters the observer put in place, then autograd's gradients of it."""
+    begun = use(caps.probe_begin, index)
+    if begun is None:
+        return
+    bind, function, args = begun
+    if id(function) in hung:
+        use(caps.probe_end, index, None, "", hung[id(function)], False)
         return
     unbind = {name: namespace.get(name, _MISSING) for name in bind}
     namespace.update(bind)
+    value, differentiated, result = None, False, None
     try:
         result, error = guarded(function, args)
-        value, differentiated = scalar(result), False
+        if error == TIMED_OUT:
+            hung[id(function)] = error
+        value = scalar(result)
         if error is None and value is not None and requires_grad(result):
             _, error = guarded(lambda: REAL_BACKWARD[0](result.sum()), ())
             differentiated = error is None

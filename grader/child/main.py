@@ -189,7 +189,7 @@ def prepare(config: ChildConfig, events_fd: int, probes_fd: int | None) -> Caps:
     import torch
 
     private = take_observer()
-    channel = private.Channel(events_fd, bytes.fromhex(config.key), tuple(config.parameters))
+    channel = private.Channel(events_fd, bytes.fromhex(config.key))
     warm_matplotlib()
     roots = readable()
     hook, control = make_hook(config.workdir, roots)

@@ -149,6 +149,7 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
                N_("open a folder outside its folder"))
     directory = 0o040000
     frame_events = frozenset({"sys._getframe", "object.__getattr__"})
+    code_attributes = frozenset({"__code__", "__defaults__"})
     # Every event a rule below looks at; the others (builtins.id, by far the most frequent, and the frame
     # events outside the observer's thread) leave at once.
     watched = frame_events | frozenset(denied) | frozenset(path_events) | frozenset(
@@ -166,8 +167,10 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
         if event in frame_events:
             if get_ident() != observing_thread:
                 return
-            # Nothing the observer does asks for a frame; code that does while it runs (a student finalizer
-            # its work set off) would find the observer's frames.
+            if event == "object.__getattr__" and length(args) > 1 and args[1] in code_attributes:
+                return  # the observer describes the student's functions; a function's code leads to no frame
+            # Nothing else the observer does asks for a frame; code that does while it runs (a student
+            # finalizer its work set off) would find the observer's frames.
             refusal = (denied["sys._current_frames"], "")
         elif event in denied:
             refusal = (denied[event], "")

@@ -1,4 +1,5 @@
-# Mistaken: trains correctly but inline, without the forward and loss functions the assignment asks for.
+# Correct mathematics written inline, without the forward and loss functions the skeleton asks for: the grader
+# cannot call them, so it judges them from the training, and says so.
 import torch
 
 w = torch.tensor([1.0], requires_grad=True)
