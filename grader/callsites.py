@@ -130,7 +130,8 @@ def _backward_at(tree: ast.Module, line: int) -> ast.expr | None:
 
 def _unwrap(node: ast.expr) -> ast.expr:
     """``l.sum()`` and the like stand for ``l``."""
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REDUCTIONS:
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REDUCTIONS \
+            and not node.args:  # l.mean(), not torch.mean(l)
         node = node.func.value
     return node
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from grader.check import FAIL, PASS, CheckResult, fmt, step_label
 from grader.i18n import _
@@ -24,7 +26,7 @@ from grader.protocol import visible
 from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
-from grader.trace import FINISHED, Probe, Step, Trace
+from grader.trace import FINISHED, TIMEOUT, Probe, Step, Trace
 
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
 EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
@@ -59,7 +61,15 @@ class Context:
         return check is not None and check.status != PASS
 
     def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
-        return self.trace.steps[: epochs * self.spec.samples]
+        """The first epochs' steps, a parameter no slot of the student's plays at 0 (their model lacks that
+        term: the spec's model with it at 0 is theirs)."""
+        return tuple(self.filled(step) for step in self.trace.steps[: epochs * self.spec.samples])
+
+    def filled(self, step: Step) -> Step:
+        unplayed = [n for n in self.spec.param_names if self.trace.roles and self.trace.slot_of(n) is None]
+        if not unplayed:
+            return step
+        return replace(step, params={**step.params, **{n: 0.0 for n in unplayed}})
 
     def sample(self, index: int) -> tuple[float, float]:
         i = index % self.spec.samples
@@ -68,6 +78,62 @@ class Context:
 
 def _complete(step: Step, names: Sequence[str]) -> bool:
     return all(step.params.get(n) is not None for n in names)
+
+
+GRID = np.linspace(-20.0, 20.0, 40_001)  # the inputs a sample's x is looked for among
+ALIGNED = 1 - 1e-6  # cosine between a pass's gradients and the model's derivatives at one x
+
+
+def one_sample_x(spec: Spec, step: Step) -> float | bool | None:
+    """The x of the one sample whose pass this is, read from the gradients alone: the gradient of one
+    sample's loss is the model's derivatives at its x times one factor, so it points along them (x**2, x, 1
+    for the quadratic).  False when no x fits (the pass is not one sample's: a batch); None when the pass
+    cannot tell (fewer than two parameters with a gradient, or the gradients all zero)."""
+    names = [n for n in spec.param_names if step.grads.get(n) is not None and step.params.get(n) is not None]
+    if len(names) < 2:
+        return None
+    g = np.array([step.grads[n] for n in names], dtype=float)
+    size = np.linalg.norm(g)
+    if not np.isfinite(size) or size < 1e-9:
+        return None
+    params = {n: step.params.get(n) if n in names else 0.0 for n in spec.param_names}  # a term left out is 0
+    _, derivatives = spec.model.evaluate({**params, "x": GRID}, wrt=tuple(names))
+    features = np.array([np.broadcast_to(np.asarray(derivatives[n], dtype=float), GRID.shape) for n in names])
+    norms = np.linalg.norm(features, axis=0)
+    cosine = np.abs(g @ features) / np.where(norms > 0, norms * size, np.inf)
+    best = int(np.argmax(cosine))
+    return float(GRID[best]) if cosine[best] >= ALIGNED else False
+
+
+def _signature(spec: Spec, step: Step) -> float | None:
+    """What a pass says of its sample, for telling how many samples an epoch has: its x, or for a model of
+    one parameter, grad**2 / loss (4 x**2 for a squared loss)."""
+    if len(spec.param_names) > 1:
+        x = one_sample_x(spec, step)
+        return x if isinstance(x, float) else None
+    name = spec.param_names[0]
+    g = step.grads.get(name)
+    if g is None or step.loss is None or not step.loss > 1e-12:
+        return None
+    return g * g / step.loss
+
+
+def samples_per_epoch(spec: Spec, steps: Sequence[Step], most: int = 32) -> int | None:
+    """How many passes an epoch of the student's training takes, read from the passes themselves: per-sample
+    training meets the same samples again each epoch.  None when the passes do not repeat (or too few)."""
+    signatures = [_signature(spec, s) for s in steps[: 4 * most]]
+    for period in range(1, most + 1):
+        pairs = [(a, b) for a, b in zip(signatures, signatures[period:period * 4]) if a is not None and b is not None]
+        if len(pairs) >= max(2, period) and all(abs(a - b) <= 1e-3 * max(abs(a), abs(b), 1e-3) for a, b in pairs):
+            return period
+    return None
+
+
+def _not_one_sample(ctx: Context) -> bool:
+    """The first informative passes are no single sample's (a model of several parameters tells)."""
+    said = [one_sample_x(ctx.spec, step) for step in ctx.trace.steps[:6]]
+    told = [x for x in said if x is not None]
+    return len(told) >= 2 and all(x is False for x in told)
 
 
 def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
@@ -138,17 +204,20 @@ def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
 
 
 def batch_updates(ctx: Context) -> list[Diagnosis]:
-    """One backward pass (and update) per epoch over all samples, instead of one per sample."""
+    """One backward pass (and update) per epoch over all samples, instead of one per sample: the first
+    loss is the mean or the sum of the samples' losses, or the gradients are no one sample's, or the
+    parameters move only at the ends of epochs."""
     trace, spec = ctx.trace, ctx.spec
     if spec.samples < 2 or not trace.steps:
         return []
-    per_epoch_backward = trace.backward_count == spec.epochs
-    mean_loss = _batch_mean_loss(ctx, trace.steps[0])
-    summed = mean_loss is not None and trace.steps[0].loss is not None and (
-        LOCAL.close(trace.steps[0].loss, mean_loss) or LOCAL.close(trace.steps[0].loss, mean_loss * spec.samples)
-    )
-    frozen_within_epochs = _updates_only_at_epoch_ends(ctx)
-    if not (per_epoch_backward and summed) and not frozen_within_epochs:
+    start = ctx.filled(trace.steps[0])
+    mean_loss = _batch_mean_loss(ctx, start)
+    first = start.loss
+    one = _complete(start, spec.param_names) and first is not None and LOCAL.close(
+        first, loss_and_grads(spec, start.params, spec.x[0], spec.y[0])[0])
+    summed = not one and mean_loss is not None and first is not None and (
+        LOCAL.close(first, mean_loss) or LOCAL.close(first, mean_loss * spec.samples))
+    if not (summed or _not_one_sample(ctx) or _updates_only_at_epoch_ends(ctx)):
         return []
     return [Diagnosis(
         "batch_updates",
@@ -173,7 +242,19 @@ def _updates_only_at_epoch_ends(ctx: Context) -> bool:
 
 
 def data(ctx: Context) -> list[Diagnosis]:
-    """The loss of a step is not the loss of the data-order sample at the student's own parameters."""
+    """The loss of a step is not the loss of the data-order sample at the student's own parameters (for a
+    batch, not the mean or the sum of the samples' losses)."""
+    if ctx.passed("forward") and batch_updates(ctx) and ctx.trace.steps:
+        step = ctx.filled(ctx.trace.steps[0])
+        mean = _batch_mean_loss(ctx, step)
+        if mean is None or step.loss is None or any(LOCAL.close(step.loss, m) for m in (mean, mean * ctx.spec.samples)):
+            return []
+        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        return [Diagnosis("data", _(
+            "The first loss is {got}, but over the assignment's samples (x = {xs}, y = {ys}) your parameters give "
+            "{mean} on average: the training data differ from the assignment's{where}.").format(
+                got=fmt(step.loss), xs=list(ctx.spec.x), ys=list(ctx.spec.y), mean=fmt(mean),
+                where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
     for k, step in enumerate(ctx.steps(1)):
@@ -205,13 +286,17 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
     """Each step's .grad holds the sum of this step's gradient and earlier ones."""
     steps = ctx.steps()
     spec = ctx.spec
-    if len(steps) < 2 or not (ctx.passed("forward") and ctx.passed("loss")):
+    if len(steps) < 2:
         return []
     local = []
     for k, step in enumerate(steps):
         if not _complete(step, spec.param_names):
             return []
         local.append(loss_and_grads(spec, step.params, *ctx.sample(k))[1])
+    # The first pass starts from empty gradients: unless it has the spec's gradients (the model, the loss and
+    # the data are right), later sums say nothing.
+    if not all(steps[0].grads.get(n) is None or LOCAL.close(steps[0].grads[n], local[0][n]) for n in spec.param_names):
+        return []
     never, per_epoch = [], []
     for name in spec.param_names:
         observed = [s.grads.get(name) for s in steps]
@@ -342,15 +427,26 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
 
 
 def epochs(ctx: Context) -> list[Diagnosis]:
-    count, spec = ctx.trace.backward_count, ctx.spec
-    if ctx.trace.outcome.status != FINISHED or count == 0 or count == spec.total_steps:
-        return []
-    if count == spec.epochs:  # one pass per epoch: batch_updates says it
-        return []
-    if count % spec.samples:
-        return []
-    run = count // spec.samples
+    """Another number of epochs: counted in the student's own epochs (how many passes one takes is read from
+    the passes, so other data still count right), or seen in a program still training when its time ran
+    out after more steps than the assignment's whole training."""
+    count, spec, status = ctx.trace.backward_count, ctx.spec, ctx.trace.outcome.status
     file, line, text = locate(ctx.submission, r"for\s+\w+\s+in\s+range\(")
+    if status == TIMEOUT and count > spec.total_steps:
+        return [Diagnosis(
+            "epochs",
+            _("Your program was still training at step {count} when its time ran out; the assignment trains "
+              "{epochs} epochs ({steps} steps), which take well under a second{where}.").format(
+                count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
+            {"steps": count, "expected_steps": spec.total_steps}, file, line,
+        )]
+    if status != FINISHED or count == 0 or count == spec.total_steps:
+        return []
+    batch = bool(batch_updates(ctx))
+    per = 1 if batch else samples_per_epoch(spec, ctx.trace.steps) or spec.samples
+    if count % per or count // per == spec.epochs:
+        return []
+    run = count // per
     return [Diagnosis(
         "epochs",
         _("Training ran {run} epochs; the assignment asks for {epochs}{where}.").format(
@@ -425,15 +521,22 @@ def _batch_loss(ctx: Context) -> str | None:
 
 
 def model_terms(ctx: Context) -> list[Diagnosis]:
-    if not ctx.failed("forward"):
-        return []
+    """The model is not the spec's: a parameter whose gradient is missing or not the model's, or a
+    parameter of the student's that plays none of the spec's (a term the spec's model does not have)."""
     probes = [p for p in ctx.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
-    if not probes:
+    extra = [slot for slot in ctx.trace.slots if slot not in ctx.trace.roles]
+    if not (ctx.failed("forward") or (extra and ctx.failed("first_epoch_grads"))):
+        return []
+    if not probes and not extra:
         return []
     names = ctx.spec.param_names
     expected = [model_and_grads(ctx.spec, p.params, p.x)[1] for p in probes]
     findings, evidence = [], {}
-    for name in names:
+    if extra:
+        findings.append(_("Your model has {slots}, which plays none of the assignment's parameters: a term the "
+                          "assignment's model does not have.").format(slots=", ".join(f"`{s}`" for s in extra)))
+        evidence["extra"] = extra
+    for name in names if probes else ():
         observed = [p.grads.get(name) for p in probes]
         if all(LOCAL.close(o, e[name]) for o, e in zip(observed, expected)):
             continue
@@ -515,7 +618,8 @@ def diagnose(
 
 
 def _drop_implied(found: list[Diagnosis]) -> list[Diagnosis]:
-    """A batch run is not also 'data': its first loss covers every sample, so no one sample matches it."""
+    """A batch run is not also 'data' sample by sample: its first loss covers every sample, so no one sample
+    matches it (a 'data' read from the batch's mean stands)."""
     if "batch_updates" not in {d.id for d in found}:
         return found
-    return [d for d in found if d.id != "data"]
+    return [d for d in found if d.id != "data" or "expected_mean" in d.evidence]

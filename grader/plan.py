@@ -87,7 +87,7 @@ def choose_kind(spec: Spec, kinds: Sequence) -> tuple[int | None, Roles, Fit]:
             continue
         roles, found = assign(spec, kind.labels, kind.passes)
         named = len(by_names(spec.param_names, kind.labels))
-        key = (found.clean, len(roles.by_slot), found.exact, found.follows - found.departs, named, len(kind.passes))
+        key = (found.clean, len(roles.by_slot), found.score, found.exact, named, len(kind.passes))
         if best_key is None or key > best_key:
             best, best_key = (index, roles, found), key
     return best

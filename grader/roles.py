@@ -58,8 +58,13 @@ class Fit:
     departs: int = 0
 
     @property
+    def score(self) -> int:
+        return self.exact + self.follows - self.departs
+
+    @property
     def clean(self) -> bool:
-        return self.exact > 0 or (self.follows > 0 and self.departs == 0)
+        """The assignment explains the passes: more of them agree than depart."""
+        return self.exact + self.follows > self.departs
 
 
 def _close(a: float, b: float, scale: float) -> bool:
@@ -107,11 +112,13 @@ def fit(spec: Spec, assignment: Mapping[str, str], labels: Sequence[str], rows: 
 
 
 def assignments(names: Sequence[str], labels: Sequence[str]):
-    """Every assignment of parameters to distinct slots, the fullest first (a model may lack a term)."""
-    for size in range(min(len(names), len(labels)), 0, -1):
-        for roles in itertools.combinations(names, size):
-            for chosen in itertools.permutations(labels, size):
-                yield dict(zip(chosen, roles))
+    """Every assignment of as many parameters as there are slots (or of every parameter to some of the
+    slots): a slot a pass trains is part of the model, so it plays a parameter unless there are more slots
+    than parameters; fewer slots than parameters is a model without some term."""
+    size = min(len(names), len(labels))
+    for roles in itertools.combinations(names, size):
+        for chosen in itertools.permutations(labels, size):
+            yield dict(zip(chosen, roles))
 
 
 def by_names(names: Sequence[str], labels: Sequence[str]) -> dict[str, str]:
@@ -131,8 +138,7 @@ def _ranked(spec: Spec, labels: Sequence[str], rows: Sequence):
     ordered = by_order(names, labels)
     for assignment in assignments(names, labels):
         found = fit(spec, assignment, labels, rows)
-        key = (found.exact, found.follows - found.departs, len(assignment), assignment == named,
-               assignment == ordered)
+        key = (found.score, len(assignment), found.exact, assignment == named, assignment == ordered)
         yield key, assignment, found
 
 

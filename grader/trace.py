@@ -96,6 +96,7 @@ class Trace:
     functions: Mapping[str, str] = field(default_factory=dict)  # role -> the student's function graded for it
     unprobed: Mapping[str, str] = field(default_factory=dict)  # role -> why the grader could not call it
     roles: Mapping[str, str] = field(default_factory=dict)  # the student's slot -> the parameter it plays
+    slots: tuple[str, ...] = ()  # the slots the graded backward passes trained (some may play no parameter)
     ignored_steps: int = 0  # backward passes of another kind (another model in the same notebook)
     outcome: Outcome = Outcome(CRASHED)
     stdout: str = ""
@@ -354,6 +355,7 @@ def build_trace(
         functions=functions,
         unprobed=dict(plan.unreachable),
         roles=roles,
+        slots=tuple(plan.labels),
         ignored_steps=ignored,
         outcome=ended,
         stdout=stdout,

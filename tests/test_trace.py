@@ -194,14 +194,14 @@ def test_translated_translates_a_catalog_phrase_among_the_arguments() -> None:
     with using("zh"):
         assert translated(sentence) == "你的程序尝试创建进程；评分时不允许这样做。"
         assert translated(p.Sentence("{what}", (("what", "not in the catalog"),))) == "not in the catalog"
-        assert translated(p.Sentence("there is no function named {name}", (("name", "forward"),))) == "没有名为 forward 的函数"
+        assert translated(p.Sentence("it returned {type}, not a number", (("type", "str"),))) == "它返回了 str，而不是一个数"
     assert translated(None) is None
     assert translated(p.Sentence("{count} steps", (("count", 3),))) == "3 steps"
     assert translated(p.Sentence("abcdef"), limit=3) == "abc"
 
 
 def test_a_template_with_a_missing_argument_is_shown_as_it_came() -> None:
-    assert translated(p.Sentence("there is no function named {name}")) == "there is no function named {name}"
+    assert translated(p.Sentence("it returned {type}, not a number")) == "it returned {type}, not a number"
 
 
 def test_errors_of_the_student_functions_are_translated() -> None:

@@ -477,7 +477,7 @@ class Slots:
         return value if self.tensors.is_tensor(value) and self.tensors.numel(value) == 1 else None
 
     def at_end(self) -> tuple[list, list, list]:
-        """Every label with its value now and whether it still names a leaf.  When no pass was observed, the
+        """Every label with its value now and whether it still holds a leaf.  When no pass was observed, the
         module's tensors that require a gradient stand in (a program that stopped before training)."""
         tensors = self.tensors
         if not self.where and self.module is not None:
@@ -488,8 +488,11 @@ class Slots:
                               self.label([value for _, value in module], [dict(module)]))
         labels, values, leaf = [], [], []
         for label, (tensor, element) in list(self.where.items())[:_MAX_SLOTS]:
+            # A leaf training updated in place holds the trained value, whatever the name is bound to now (a
+            # program may make a fresh tensor after training); a name rebound to a computed tensor (p = p - lr
+            # * grad) holds it in what the module binds now.
             bound = self.bound_in_module(label)
-            if bound is not None:
+            if bound is not None and not tensors.is_leaf(bound):
                 tensor, element = bound, None
             flat = tensors.flat(tensor)
             labels.append(label)
