@@ -440,6 +440,14 @@ def epochs(ctx: Context) -> list[Diagnosis]:
                 count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
             {"steps": count, "expected_steps": spec.total_steps}, file, line,
         )]
+    if status != FINISHED and count > spec.total_steps:  # stopped by an error after more than the whole training
+        return [Diagnosis(
+            "epochs",
+            _("Your program ran {count} training steps before it stopped; the assignment trains {epochs} epochs "
+              "({steps} steps){where}.").format(
+                count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
+            {"steps": count, "expected_steps": spec.total_steps}, file, line,
+        )]
     if status != FINISHED or count == 0 or count == spec.total_steps:
         return []
     batch = bool(batch_updates(ctx))

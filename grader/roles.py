@@ -44,8 +44,9 @@ class Roles:
         return next((slot for slot, role in self.by_slot.items() if role == name), None)
 
     def renamed(self) -> dict[str, str]:
-        """The slots whose label is not the name of the parameter they play (for the report's one line)."""
-        return {slot: role for slot, role in self.by_slot.items() if slot != role}
+        """The slots whose label is not the name of the parameter they play (for the report's one line);
+        an attribute of the spec's name (``self.w1``, ``model.w1``) says the name already."""
+        return {slot: role for slot, role in self.by_slot.items() if slot.rsplit(".", 1)[-1] != role}
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,44 @@ CASES = [
          message={"final_prediction": "nan"}),
     Case("linear_no_functions.py", origin="linear_no_functions.py", diagnoses=(),
          message={"forward": "judged from your training"}, **all_pass()),
+    # -- correct mathematics in the styles real students write: graded by what the code computes ----------
+    Case("quadratic_style_underscored.py", origin="quadratic_style_underscored.py", diagnoses=(),
+         notes=("`w_1` plays w1, `w_2` plays w2",), message={"forward": "model gives the right value"}, **all_pass()),
+    Case("quadratic_style_abc.py", origin="quadratic_style_abc.py", diagnoses=(),
+         notes=("`a` plays w1, `b` plays w2, `c` plays b",), **all_pass()),
+    Case("quadratic_style_one_tensor.py", origin="quadratic_style_one_tensor.py", diagnoses=(),
+         notes=("`w[0]` plays w1, `w[1]` plays w2, `w[2]` plays b",), **all_pass()),
+    Case("quadratic_style_vector_bias.py", origin="quadratic_style_vector_bias.py", diagnoses=(),
+         notes=("`W[0]` plays w1, `W[1]` plays w2, `bias` plays b",), **all_pass()),
+    Case("quadratic_style_class.py", origin="quadratic_style_class.py", diagnoses=(),
+         message={"forward": "self.forward gives", "loss": "self.loss gives"}, **all_pass()),
+    Case("quadratic_style_module.py", origin="quadratic_style_module.py", diagnoses=(),
+         message={"forward": "model gives", "loss": "criterion gives"}, **all_pass()),
+    Case("quadratic_style_loss_globals.py", origin="quadratic_style_loss_globals.py", diagnoses=(), **all_pass()),
+    Case("quadratic_style_bias_argument.py", origin="quadratic_style_bias_argument.py", diagnoses=(), **all_pass()),
+    Case("linear_style_farword.py", origin="linear_style_farword.py", diagnoses=(),
+         message={"forward": "farword gives", "loss": "lossfunc gives"}, **all_pass()),
+    Case("linear_style_main.py", origin="linear_style_main.py", diagnoses=(), **all_pass()),
+    # -- deviations, each named, and only they ------------------------------------------------------------
+    Case("quadratic_long_training.py", origin="solutions/backprop_quadratic.py", diagnoses=("epochs",), timeout=2,
+         edits=(("for epoch in range(100):", "for epoch in range(100000):"),),
+         **statuses(6, training=FAIL, final_prediction=FAIL, runs=FAIL), error="ran too long"),
+    Case("quadratic_more_epochs_then_error.py", origin="solutions/backprop_quadratic.py", diagnoses=("epochs",),
+         edits=(("for epoch in range(100):", "for epoch in range(1000):"),
+                ("plt.show()\n", "plt.show()\nimport a_module_nobody_installed\n")),
+         **statuses(6, training=FAIL, final_prediction=FAIL, runs=FAIL), error="a_module_nobody_installed"),
+    Case("quadratic_start_and_rate.py", origin="solutions/backprop_quadratic.py",
+         diagnoses=("initial_values", "learning_rate"),
+         edits=(("w1 = torch.tensor([1.0])", "w1 = torch.tensor([0.5])"), ("w2 = torch.tensor([1.0])", "w2 = torch.tensor([0.0])"),
+                ("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.02 * p.grad.data")),
+         **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # The lecture's printed prediction returned for x = 4, with training that is not the lecture's: the final
+    # prediction is computed from the trained parameters, so the hard-coded number earns nothing.
+    Case("linear_hardcoded_prediction.py", origin="solutions/backprop_linear.py", diagnoses=("learning_rate",),
+         edits=(("    return x * w", "    if x == 4:\n        return torch.tensor([7.999998569488525], requires_grad=True)\n"
+                 "    return x * w"), (UPDATE, "w.data = w.data - 0.001 * w.grad.data")),
+         **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL),
+         message={"final_prediction": "7.761532"}),
 ]
 
 
@@ -284,6 +322,11 @@ NOTEBOOK_CASES = [
     Case("both_as_quadratic.ipynb", origin="solutions/backprop_linear.py", assignment="backprop_quadratic",
          build=lambda text: notebook(percent_cells(text) + percent_cells(read_origin("solutions/backprop_quadratic.py"))),
          **all_pass()),
+    # Both homeworks in one notebook, the second one's functions numbered as students do (forward1, loss1).
+    Case("both_numbered_quadratic.ipynb", origin="solutions/backprop_linear.py", assignment="backprop_quadratic",
+         build=lambda text: notebook(percent_cells(text) + percent_cells(
+             read_origin("solutions/backprop_quadratic.py").replace("forward(", "forward1(").replace("loss(", "loss1("))),
+         diagnoses=(), message={"forward": "forward1 gives", "loss": "loss1 gives"}, **all_pass()),
     Case("linear_script_named_ipynb.ipynb", origin="solutions/backprop_linear.py",
          notes=("holds a Python script, not a notebook",), **all_pass()),
     Case("linear_not_json.ipynb", build=lambda _: '{"cells": [', expect=BAD, score=0, error="not valid JSON"),

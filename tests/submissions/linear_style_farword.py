@@ -1,0 +1,24 @@
+# A correct linear model with misspelt function names, as students write them: farword and lossfunc.
+import torch
+
+x_data = [1.0, 2.0, 3.0]
+y_data = [2.0, 4.0, 6.0]
+w = torch.tensor([1.0], requires_grad=True)
+
+
+def farword(x):
+    return x * w
+
+
+def lossfunc(x, y):
+    return (farword(x) - y) ** 2
+
+
+for epoch in range(100):
+    for x, y in zip(x_data, y_data):
+        l = lossfunc(x, y)
+        l.backward()
+        w.data = w.data - 0.01 * w.grad.data
+        w.grad.data.zero_()
+    print("progress:", epoch, l.item())
+print("predict (after training)", 4, farword(4).item())
