@@ -452,9 +452,11 @@ def epochs(ctx: Context) -> list[Diagnosis]:
         return []
     batch = bool(batch_updates(ctx))
     per = 1 if batch else samples_per_epoch(spec, ctx.trace.steps) or spec.samples
-    if count % per or count // per == spec.epochs:
-        return []
     run = count // per
+    # A count that is no whole number of epochs says nothing, unless it is past the whole training (a pass
+    # or two of something else beside many more epochs than the assignment's).
+    if (count % per and count < spec.total_steps + per) or run == spec.epochs:
+        return []
     return [Diagnosis(
         "epochs",
         _("Training ran {run} epochs; the assignment asks for {epochs}{where}.").format(

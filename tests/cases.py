@@ -185,7 +185,15 @@ CASES = [
     Case("linear_missing_module.py", origin="linear_missing_module.py",
          **statuses(0, forward=ERROR, loss=ERROR, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
                     runs=FAIL),
-         error="not installed here (line 2 of linear_missing_module.py): No module named 'numpyy'"),
+         error="not installed here (line 5 of linear_missing_module.py): No module named 'numpyy'",
+         notes=("imports numpyy, which the grading machine does not have",)),
+    # Imports left over from another lecture, never used: the program runs and is graded, and the report
+    # says what was missing.  Torch's own optional imports still see the modules missing.
+    Case("linear_unused_imports.py", origin="solutions/backprop_linear.py", diagnoses=(),
+         edits=(("import torch\n", "import torch\nimport torchvision_not_here\nfrom sklearn_not_here.svm import SVR\n"
+                 "import torchvision_not_here.transforms as T\n"),),
+         notes=("imports torchvision_not_here, sklearn_not_here, which the grading machine does not have",),
+         **all_pass()),
     Case("linear_sys_exit.py", origin="linear_sys_exit.py",
          **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
          error="sys.exit(3)"),
@@ -218,8 +226,13 @@ CASES = [
          **statuses(6, training=FAIL, final_prediction=FAIL, runs=FAIL), error="ran too long"),
     Case("quadratic_more_epochs_then_error.py", origin="solutions/backprop_quadratic.py", diagnoses=("epochs",),
          edits=(("for epoch in range(100):", "for epoch in range(1000):"),
-                ("plt.show()\n", "plt.show()\nimport a_module_nobody_installed\n")),
+                ("plt.show()\n", "plt.show()\nimport a_module_nobody_installed as extra\nextra.run()\n")),
          **statuses(6, training=FAIL, final_prediction=FAIL, runs=FAIL), error="a_module_nobody_installed"),
+    # Many more epochs, then one backward pass of something else: not a whole number of epochs, still epochs.
+    Case("quadratic_more_epochs_and_a_demo.py", origin="solutions/backprop_quadratic.py", diagnoses=("epochs",),
+         edits=(("for epoch in range(100):", "for epoch in range(1000):"),
+                ("plt.show()\n", "plt.show()\ndemo = torch.tensor([3.0], requires_grad=True)\n(demo * 2).sum().backward()\n")),
+         **statuses(7, training=FAIL, final_prediction=FAIL), message={"training": "3001 backward passes"}),
     Case("quadratic_start_and_rate.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("initial_values", "learning_rate"),
          edits=(("w1 = torch.tensor([1.0])", "w1 = torch.tensor([0.5])"), ("w2 = torch.tensor([1.0])", "w2 = torch.tensor([0.0])"),

@@ -801,12 +801,17 @@ class Observer:
             "figures": self.figures.take_cell_pngs(),
         })
 
-    def end_run(self, between_units) -> None:
-        """The program has ended (``between_units``: its time ran out between two cells): say how, then
-        what it trained and which of its functions the grader may call."""
+    def end_run(self, between_units, absent=()) -> None:
+        """The program has ended (``between_units``: its time ran out between two cells; ``absent``: the
+        modules it imported that are not installed, see absent.py): say how, then what it trained and
+        which of its functions the grader may call."""
         if not self.recording or self.slots.module is None:
             return
         self.recording = False
+        names = [n for n in absent if type(n) is str][:20] if type(absent) is tuple else []
+        if names:
+            self.note(N_("Your program imports {modules}, which the grading machine does not have: the program "
+                         "ran without it, and only a line that uses it fails."), modules=", ".join(names))
         outcome = dict(self.units.ended or {"status": _FINISHED})
         if between_units is True:
             outcome = {"status": _TIMEOUT}

@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 
-from grader.child import ipython, pyplot
+from grader.child import absent, ipython, pyplot
 from grader.child.boundary import DRIVER, STUDENT_FILES, Caps, use
 from grader.child.sandbox import SandboxViolation
 from grader.child.values import requires_grad, scalar
@@ -135,14 +135,15 @@ def drive(caps: Caps) -> None:
                                              unit["filename"])
     if any(unit["cell"] is not None for unit in units):
         ipython.install(namespace, sys)
-    run_program(caps, units, namespace, filenames, limit)
+    finder = absent.install()
+    run_program(caps, units, namespace, filenames, limit, finder)
     signal.signal(signal.SIGALRM, signal.default_int_handler)  # in case the program replaced it
     call_functions(caps, namespace)
     pyplot.snapshot(caps)
     use(caps.finish)
 
 
-def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: float) -> None:
+def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: float, finder=None) -> None:
     """The script, or the cells one after another until one fails, within the time limit."""
     signal.signal(signal.SIGALRM, signal.default_int_handler)
     signal.setitimer(signal.ITIMER_REAL, limit)
@@ -165,7 +166,7 @@ def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: floa
         between_units = True
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    use(caps.end_run, between_units)
+    use(caps.end_run, between_units, absent.stood_in(finder) if finder is not None else ())
 
 
 def call_functions(caps: Caps, namespace: dict) -> None:
