@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from grader import __version__
+from grader.diagnose import title as diagnosis_title
 from grader.errors import UsageError
 from grader.grade import Report, grade
 from grader.i18n import _
@@ -66,6 +67,7 @@ class Entry:
     fingerprint: str
     kit_version: str = __version__
     isolation: tuple = ()  # the walls its child had (grader/protocol.py ISOLATION_LAYERS)
+    hint: str | None = None  # the first diagnosis in a few words, with the line to look at (console line)
 
     @property
     def full_marks(self) -> bool:
@@ -144,7 +146,19 @@ def entry_for(report: Report, student: str, folder: str, fp: str) -> Entry:
         seconds=round(report.trace.seconds, 3),
         fingerprint=fp,
         isolation=tuple(report.trace.isolation),
+        hint=hint(report),
     )
+
+
+def hint(report: Report) -> str | None:
+    """``id: a few words (line N of file)`` for the first diagnosis, in the report's language."""
+    if not report.diagnoses:
+        return None
+    first = report.diagnoses[0]
+    where = ""
+    if first.line and first.file:
+        where = _(" (line {line} of {file})").format(line=first.line, file=first.file)
+    return f"{first.id}: {diagnosis_title(first.id)}{where}"
 
 
 def failed_entry(job: Job, submission: Submission, spec: Spec, folder: str, fp: str, reason: str) -> Entry:

@@ -300,7 +300,7 @@ def check_first_epoch_grads(spec: Spec, reference: Reference, trace: Trace) -> C
         return _result("first_epoch_grads", spec, FAIL, message, step=index, **extra)
     if len(observed) < n:
         if not observed and trace.outcome.status != FINISHED:
-            message = _("No backward pass was observed: your program stopped before training.")
+            message = _("No backward pass was observed: your program stopped before its first backward().")
         elif not observed:
             message = _("No backward pass was observed: call backward() on each sample's loss.")
         else:

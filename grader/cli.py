@@ -196,8 +196,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         line = f"{entry.submission}: {entry.score:g}/{entry.max_score:g} ({entry.assignment}) -> {result.report_path}"
         if result.skipped:
             line += "  " + _("[unchanged, not graded again]")
-        elif entry.error:
-            line += f"  [{entry.error}]"
+        else:
+            line += "".join(f"  [{part}]" for part in (entry.hint, entry.error) if part)
         progress.step(line)
 
     def on_report(report) -> None:

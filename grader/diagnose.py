@@ -13,6 +13,7 @@ one implies, and falls back on ``unexplained`` when none fits.
 
 from __future__ import annotations
 
+import ast
 import re
 import statistics
 from dataclasses import dataclass, field, replace
@@ -26,9 +27,45 @@ from grader.protocol import visible
 from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
-from grader.trace import FINISHED, TIMEOUT, Probe, Step, Trace
+from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Probe, Step, Trace
 
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalog; translated where it is shown."""
+    return message
+
+
+# A few words for each diagnosis, for the console line and the notebook's check cell.
+TITLES = {
+    "initial_values": N_("other starting values"),
+    "data": N_("other training data"),
+    "batch_updates": N_("one update per epoch instead of per sample"),
+    "loss_formula": N_("another loss formula"),
+    "model_terms": N_("the model's terms differ"),
+    "param_replaced": N_("a parameter replaced by a new tensor"),
+    "grad_not_reset": N_("gradients not reset"),
+    "param_not_updated": N_("a parameter never updated"),
+    "update_sign": N_("updates in the wrong direction"),
+    "learning_rate": N_("another learning rate"),
+    "epochs": N_("another number of epochs"),
+    "no_backward": N_("backward() never called"),
+    "unexplained": N_("no usual mistake matches"),
+}
+# Mistakes that leave .grad empty: an AttributeError or TypeError on None that follows is their consequence.
+LEAVES_GRAD_EMPTY = frozenset({"param_replaced", "no_backward"})
+
+
+def title(diagnosis_id: str) -> str:
+    return _(TITLES[diagnosis_id]) if diagnosis_id in TITLES else diagnosis_id
+
+
+def explains_error(diagnosis: "Diagnosis", trace: Trace) -> bool:
+    """Whether the exception that stopped the program follows from this mistake (an empty .grad used)."""
+    outcome = trace.outcome
+    return (diagnosis.id in LEAVES_GRAD_EMPTY and outcome.status == EXCEPTION
+            and outcome.exc_type in ("AttributeError", "TypeError") and "None" in (outcome.message or ""))
 EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
 
 
@@ -581,6 +618,47 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
     )]
 
 
+def _asks_for_gradients(node) -> bool:
+    """``l.backward()``, ``torch.autograd.backward(l)``, ``torch.autograd.grad(...)``, or ``backward`` imported."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "backward" or (node.attr == "grad" and isinstance(node.value, (ast.Attribute, ast.Name))
+                                           and ast.unparse(node.value).endswith("autograd"))
+    return isinstance(node, ast.Name) and node.id == "backward"
+
+
+def _calls_backward(submission: Submission) -> bool | None:
+    """Whether the code asks autograd for gradients anywhere; None when it does not parse."""
+    sources = [c.source for c in submission.cells if c.run] if submission.cells is not None else [submission.source]
+    found = False
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return None
+        found = found or any(_asks_for_gradients(node) for node in ast.walk(tree))
+    return found
+
+
+def no_backward(ctx: Context) -> list[Diagnosis]:
+    """No backward pass ran because the code never asks for one: .grad stays None.  Only said when the
+    program got past the parts still to write (a TODO's NotImplementedError stops it before training)."""
+    trace, outcome = ctx.trace, ctx.trace.outcome
+    if trace.backward_count or _calls_backward(ctx.submission) is not False:
+        return []
+    empty_grad = outcome.status == EXCEPTION and outcome.exc_type in ("AttributeError", "TypeError") \
+        and "None" in (outcome.message or "")
+    if not (outcome.status == FINISHED or empty_grad):  # another error stopped it: that one is the story
+        return []
+    file, line, text = locate(ctx.submission, r"\.grad\b")
+    return [Diagnosis(
+        "no_backward",
+        _("Your code never calls backward(), so autograd never fills the gradients: every .grad stays None"
+          "{where}. Call l.backward() on each sample's loss before using the gradients.").format(
+            where=_at(file, line, text)),
+        {"backward_passes": 0}, file, line,
+    )]
+
+
 def unexplained(ctx: Context) -> list[Diagnosis]:
     """The fallback when no detector fits: where the trace first departs from the reference."""
     if ctx.trace.outcome.status != FINISHED and not ctx.trace.steps:
@@ -612,6 +690,7 @@ DETECTORS: tuple[Detector, ...] = (
     param_not_updated,
     learning_rate_and_sign,
     epochs,
+    no_backward,
 )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from grader import __version__
 from grader.check import CheckResult, run_checks, why_stopped
-from grader.diagnose import Diagnosis, diagnose
+from grader.diagnose import Diagnosis, diagnose, explains_error, title
 from grader.i18n import _
 from grader.load import Submission
 from grader.plan import Point
@@ -76,6 +76,11 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
     if trace.isolation and not any(w in trace.isolation for w in ("filesystem", "landlock")):
         notes += (_("This run had no file isolation (neither Landlock nor a jail): right for checking your own "
                     "work, not for grading a class."),)
+    diagnoses = diagnose(spec, trace, checks, submission)
+    cause = next((d for d in diagnoses if explains_error(d, trace)), None)
+    if error and cause is not None:  # the stop is the consequence; the mistake is the cause
+        error = _("{error} This follows from the mistake under What went wrong: {title}.").format(
+            error=error, title=title(cause.id))
     return Report(
         assignment=spec.name,
         title=spec.title_in(),
@@ -88,7 +93,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         reference=reference,
         spec=spec,
         notes=tuple(dict.fromkeys(notes)),
-        diagnoses=diagnose(spec, trace, checks, submission),
+        diagnoses=diagnoses,
         notebook=submission.notebook,
     )
 

@@ -210,3 +210,24 @@ def test_matplotlibs_first_run_is_never_the_students_doing(tmp_path, monkeypatch
     report = json.loads((tmp_path / "out" / "backprop_linear" / "report.json").read_text())
     assert report["notes"] == [] and "not allowed" not in report["stderr"], (report["notes"], report["stderr"])
     assert list((tmp_path / "fresh-matplotlib-config").glob("fontlist*.json"))
+
+
+def test_the_console_line_names_the_cause_first_in_the_students_language(tmp_path, capsys) -> None:
+    """The first diagnosis, in a few words, with the line to look at; an error that follows from it is said
+    to follow from it."""
+    by_name = {c.name: c for c in CASES}
+    folder = tmp_path / "hw"
+    folder.mkdir()
+    (folder / "linear_grad_not_reset.py").write_text(by_name["linear_grad_not_reset.py"].source(), encoding="utf-8")
+    (folder / "linear_param_replaced.py").write_text(by_name["linear_param_replaced.py"].source(), encoding="utf-8")
+    main(["check", str(folder), "--out", str(tmp_path / "en"), "--assignment", "backprop_linear"])
+    lines = {line.split(":")[0].rsplit("/", 1)[-1]: line for line in capsys.readouterr().out.splitlines()}
+    reset = lines["linear_grad_not_reset.py"]
+    assert "[grad_not_reset: gradients not reset" in reset
+    replaced = lines["linear_param_replaced.py"]
+    assert re.search(r"\[param_replaced: a parameter replaced by a new tensor \(line \d+ of linear_param_replaced\.py\)\]",
+                     replaced), replaced
+    assert "This follows from the mistake under What went wrong: a parameter replaced by a new tensor" in replaced
+    main(["check", str(folder), "--out", str(tmp_path / "zh"), "--assignment", "backprop_linear", "--lang", "zh"])
+    printed = capsys.readouterr().out
+    assert "[grad_not_reset: 梯度没有清零" in printed and "[param_replaced: 参数被新的张量替换了" in printed

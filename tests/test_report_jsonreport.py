@@ -55,5 +55,6 @@ def test_json_lists_the_diagnoses_with_their_evidence() -> None:
     steps[40] = dataclasses.replace(steps[40], grads={"w": steps[40].grads["w"] + 0.5})
     data = strict_loads(render(report_for(LINEAR, dataclasses.replace(trace, steps=tuple(steps)))))
     (diagnosis,) = data["diagnoses"]
-    assert diagnosis["id"] == "unexplained" and set(diagnosis) == {"id", "message", "evidence", "file", "line"}
+    assert diagnosis["id"] == "unexplained" and set(diagnosis) == {"id", "title", "message", "evidence", "file", "line"}
+    assert diagnosis["title"] == "no usual mistake matches"
     assert diagnosis["evidence"] == {"checks": ["training"]}

@@ -60,7 +60,7 @@ def test_a_failed_run_shows_its_error_diagnosis_traceback_notes_and_output() -> 
     assert headings == ["## What went wrong", "## First-epoch gradients", "## Where your program stopped", "## Notes",
                         "## Output (stdout)", "## Errors (stderr)"]
     assert "> ⚠️ Your program stopped with ValueError (line 3): boom." in text
-    assert "- **`unexplained`** — No usual mistake matches" in text
+    assert "- **no usual mistake matches** (`unexplained`) — No usual mistake matches" in text
     assert "| `runs` | ❌ fail | 0 / 1 |" in text
     assert "```text\nTraceback (most recent call last):\nValueError: boom\n```" in text
     assert "- The grader noticed this." in text

@@ -10,9 +10,10 @@ import base64
 from html import escape
 
 from grader.check import fmt
+from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.text import excerpt, first_epoch_rows, status_label
+from grader.report.text import excerpt, first_epoch_rows, html_inline, status_label
 from grader.report.svgplot import line_chart
 
 STYLE = """
@@ -83,18 +84,19 @@ def render(report: Report) -> str:
         f'<p class="score {"full" if full else "part"}">{report.score:g} / {report.max_score:g}</p>',
     ]
     if report.error:
-        parts.append(f'<div class="banner">{e(report.error)}</div>')
+        parts.append(f'<div class="banner">{html_inline(report.error)}</div>')
     if report.diagnoses:
         parts.append(f"<h2>{e(_('What went wrong'))}</h2>")
         for d in report.diagnoses:
-            parts.append(f'<div class="diag"><code class="id">{e(d.id)}</code><br>{e(d.message)}</div>')
+            parts.append(f'<div class="diag"><b>{e(diagnosis_title(d.id))}</b> <code class="id">{e(d.id)}</code><br>'
+                         f'{html_inline(d.message)}</div>')
     parts.append(f"<h2>{e(_('Checks'))}</h2>")
     for c in report.checks:
         parts.append(
             f'<div class="check st-{e(c.status)}"><div class="head"><code>{e(c.id)}</code>'
             f'<span class="{e(c.status)}">{ICONS.get(c.status, "")} {e(status_label(c.status))}</span>'
             f'<span class="pts">{c.points:g} / {c.max_points:g}</span></div>'
-            f"<div>{e(c.message)}</div></div>"
+            f"<div>{html_inline(c.message)}</div></div>"
         )
     # Cells are marked off by the first_epoch_grads tolerance, when the spec grades that check.
     tol = spec.check("first_epoch_grads").tolerance if spec.grades("first_epoch_grads") else None
@@ -139,7 +141,7 @@ def render(report: Report) -> str:
     if trace.outcome.traceback:
         parts.append(f"<h2>{e(_('Where your program stopped'))}</h2><pre>{e(trace.outcome.traceback)}</pre>")
     if report.notes:
-        parts.append(f"<h2>{e(_('Notes'))}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
+        parts.append(f"<h2>{e(_('Notes'))}</h2><ul>" + "".join(f"<li>{html_inline(n)}</li>" for n in report.notes) + "</ul>")
     for title, text in ((_("Output (stdout)"), trace.stdout), (_("Errors (stderr)"), trace.stderr)):
         if text.strip():
             parts.append(f"<h2>{e(title)}</h2><pre>{e(excerpt(text))}</pre>")

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.report.text import first_epoch_rows
 from grader.protocol import encode_number, plain
@@ -23,7 +24,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "error": report.error,
         "outcome": asdict(trace.outcome),
         "checks": [asdict(check) for check in report.checks],
-        "diagnoses": [asdict(diagnosis) for diagnosis in report.diagnoses],
+        "diagnoses": [{**asdict(diagnosis), "title": diagnosis_title(diagnosis.id)} for diagnosis in report.diagnoses],
         "first_epoch": first_epoch_rows(report),
         "final": {
             "params": {k: encode_number(v) for k, v in trace.final_params.items()},

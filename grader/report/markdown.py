@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.check import fmt
+from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.i18n import _
 from grader.report.text import excerpt, fenced, first_epoch_rows, inline, points, status_label
@@ -34,7 +35,7 @@ def render(report: Report) -> str:
         )
     if report.diagnoses:
         out += ["", "## " + _("What went wrong"), ""]
-        out += [f"- **`{d.id}`** — {inline(d.message)}" for d in report.diagnoses]
+        out += [f"- **{inline(diagnosis_title(d.id))}** (`{d.id}`) — {inline(d.message)}" for d in report.diagnoses]
     out += ["", "## " + _("First-epoch gradients"), ""]
     names = report.spec.param_names
     header = [_("Step"), "x", "y"]

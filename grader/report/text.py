@@ -50,6 +50,23 @@ def _code_spans(text: str) -> list[tuple[bool, str]]:
     return [(code, piece) for code, piece in pieces if piece]
 
 
+def html_inline(text: str | None) -> str:
+    """Text for HTML: escaped, its code spans (`...`) shown as <code>, as Markdown would show them."""
+    from html import escape
+
+    out = []
+    for code, piece in _code_spans(text or ""):
+        if code:
+            fence = len(piece) - len(piece.lstrip("`"))
+            inner = piece[fence:-fence]
+            if inner.startswith(" ") and inner.endswith(" ") and inner.strip():
+                inner = inner[1:-1]
+            out.append(f"<code>{escape(inner)}</code>")
+        else:
+            out.append(escape(piece))
+    return "".join(out)
+
+
 def code_span(text: str) -> str:
     """``text`` as one code span, whatever backticks it holds."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
