@@ -64,6 +64,8 @@ def title(diagnosis_id: str) -> str:
 def explains_error(diagnosis: "Diagnosis", trace: Trace) -> bool:
     """Whether the exception that stopped the program follows from this mistake (an empty .grad used)."""
     outcome = trace.outcome
+    if diagnosis.evidence.get("stops_the_program") is True:
+        return True
     return (diagnosis.id in LEAVES_GRAD_EMPTY and outcome.status == EXCEPTION
             and outcome.exc_type in ("AttributeError", "TypeError") and "None" in (outcome.message or ""))
 EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
@@ -160,8 +162,13 @@ def samples_per_epoch(spec: Spec, steps: Sequence[Step], most: int = 32) -> int 
     training meets the same samples again each epoch.  None when the passes do not repeat (or too few)."""
     signatures = [_signature(spec, s) for s in steps[: 4 * most]]
     for period in range(1, most + 1):
-        pairs = [(a, b) for a, b in zip(signatures, signatures[period:period * 4]) if a is not None and b is not None]
-        if len(pairs) >= max(2, period) and all(abs(a - b) <= 1e-3 * max(abs(a), abs(b), 1e-3) for a, b in pairs):
+        pairs = [(k, a, b) for k, (a, b) in enumerate(zip(signatures, signatures[period:period * 4]))
+                 if a is not None and b is not None]
+        # Every sample of the epoch compared with itself an epoch later; once training has converged a pass
+        # may tell nothing (a zero loss), so one sample of the epoch may go unseen.
+        seen = len({k % period for k, _a, _b in pairs})
+        if len(pairs) >= 2 and seen >= (period - 1 if period >= 3 else period) \
+                and all(abs(a - b) <= 1e-3 * max(abs(a), abs(b), 1e-3) for _k, a, b in pairs):
             return period
     return None
 
@@ -294,7 +301,14 @@ def data(ctx: Context) -> list[Diagnosis]:
                 where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
-    for k, step in enumerate(ctx.steps(1)):
+    per = samples_per_epoch(ctx.spec, ctx.trace.steps)
+    if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
+        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        return [Diagnosis("data", _(
+            "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
+            "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
+                                        where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
+    for k, step in enumerate(ctx.steps(2)):
         if step.loss is None or not _complete(step, ctx.spec.param_names):
             continue
         x, y = ctx.sample(k)
@@ -319,8 +333,30 @@ def data(ctx: Context) -> list[Diagnosis]:
     return []
 
 
+# What students type for Tensor.zero_(): the program stops at its reset line, which never reset anything.
+RESET_SLIPS = re.compile(r"'Tensor' object has no attribute '(zero|zeros|zeros_|zero_grad|clear|reset|zero__)'")
+
+
+def _reset_slip(ctx: Context) -> list[Diagnosis]:
+    outcome = ctx.trace.outcome
+    slip = RESET_SLIPS.search(outcome.message or "") if outcome.exc_type == "AttributeError" else None
+    if slip is None or not ctx.trace.steps:
+        return []
+    return [Diagnosis(
+        "grad_not_reset",
+        _("The gradient reset{where} calls {method}(), which tensors do not have, so the program stops there and "
+          "the gradient is never reset. The method is zero_(): w.grad.data.zero_() (or w.grad = None).").format(
+            where=_at(outcome.file, outcome.line), method=slip.group(1)),
+        {"method": slip.group(1), "stops_the_program": True}, outcome.file, outcome.line,
+    )]
+
+
 def grad_not_reset(ctx: Context) -> list[Diagnosis]:
-    """Each step's .grad holds the sum of this step's gradient and earlier ones."""
+    """Each step's .grad holds the sum of this step's gradient and earlier ones (or the reset line itself
+    fails, a misspelt zero_())."""
+    slip = _reset_slip(ctx)
+    if slip:
+        return slip
     steps = ctx.steps()
     spec = ctx.spec
     if len(steps) < 2:

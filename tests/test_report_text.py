@@ -77,3 +77,12 @@ def test_excerpt_counts_what_it_leaves_out_for_any_length(lines) -> None:
     (marker,) = [r for r in rows if r.startswith("[...")]
     assert len(shown) <= lines
     assert marker == f"[... {100 - len(shown)} lines left out ...]"
+
+
+def test_a_web_address_next_to_a_bar_cannot_end_a_table_cell_and_become_a_link() -> None:
+    """Found by the property test: the address was made a code span holding the `|`, which ended the cell."""
+    from markdown_it import MarkdownIt
+
+    cell = inline("raised [x](http://evil.example)|.")
+    html = MarkdownIt("gfm-like").render(f"| a |\n|---|\n| {cell} |\n")
+    assert "<a " not in html and html.count("<td>") == 1

@@ -27,7 +27,7 @@ def points(value: float) -> str:
 # HTML and autolinks (< >), entities (&), emphasis (* _), tables (|), code (`) and the escape itself.
 # (Headings and lists begin a line: student text never does here.)
 _MARKUP = re.compile(r"([\\`*_\[\]<>|&])")
-_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+", re.IGNORECASE)
+_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)[^\s|`]+", re.IGNORECASE)  # a | ends it: it may end a table cell
 
 
 def _code_spans(text: str) -> list[tuple[bool, str]]:
