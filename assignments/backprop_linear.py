@@ -4,11 +4,12 @@
 #
 # Train `w` by gradient descent, one sample at a time, and let autograd compute every gradient.
 # Fill in the five parts marked `TODO`, then check your work with `grader check backprop_linear.py`
-# (or `grader check backprop_linear.ipynb`). Keep the names `w`, `forward` and `loss`: the grader
-# watches what autograd computes for them.
+# (or `grader check backprop_linear.ipynb`; in Jupyter, save and run the notebook's last cell). The names
+# `w`, `forward` and `loss` are the convention the messages use; the grader judges what your code computes.
 #
 # 用梯度下降逐个样本地训练 `w`，梯度全部由 autograd 计算。补全标有 `TODO` 的五处，然后运行
-# `grader check backprop_linear.py` 检查。请保留 `w`、`forward`、`loss` 这些名字。
+# `grader check backprop_linear.py`（或 `grader check backprop_linear.ipynb`；在 Jupyter 中先保存，
+# 再运行笔记本的最后一个单元格）检查。提示信息沿用 `w`、`forward`、`loss` 这些名字；评分看的是代码算出的结果。
 
 # %%
 import matplotlib.pyplot as plt

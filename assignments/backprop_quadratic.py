@@ -4,11 +4,13 @@
 #
 # The same data and training loop as the linear model, now with three parameters: one backward pass
 # fills all three gradients. Fill in the five parts marked `TODO`, then check your work with
-# `grader check backprop_quadratic.py` (or the `.ipynb`). Keep the names `w1`, `w2`, `b`, `forward`
-# and `loss`: the grader watches what autograd computes for them.
+# `grader check backprop_quadratic.py` (or the `.ipynb`; in Jupyter, save and run the notebook's last
+# cell). The names `w1`, `w2`, `b`, `forward` and `loss` are the convention the messages use; the grader
+# judges what your code computes.
 #
 # 数据和训练循环与线性模型相同，只是有三个参数：一次反向传播同时得到三个梯度。补全标有 `TODO` 的
-# 五处，然后运行 `grader check backprop_quadratic.py` 检查。请保留 `w1`、`w2`、`b`、`forward`、`loss`。
+# 五处，然后运行 `grader check backprop_quadratic.py`（或 `.ipynb`；在 Jupyter 中先保存，再运行笔记本
+# 的最后一个单元格）检查。提示信息沿用 `w1`、`w2`、`b`、`forward`、`loss` 这些名字；评分看的是代码算出的结果。
 
 # %%
 import matplotlib.pyplot as plt

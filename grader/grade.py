@@ -33,6 +33,7 @@ class Report:
     notes: tuple[str, ...] = ()  # what loading and running noticed, for the student
     diagnoses: tuple[Diagnosis, ...] = ()
     notebook: str | None = None  # the submitted notebook, when it was one (for graded.ipynb)
+    saved: float | None = None  # when the graded file was last saved (seconds since the epoch)
     kit_version: str = __version__
 
     @property
@@ -95,6 +96,7 @@ def assemble(spec: Spec, submission: Submission, trace: Trace) -> Report:
         notes=tuple(dict.fromkeys(notes)),
         diagnoses=diagnoses,
         notebook=submission.notebook,
+        saved=submission.saved,
     )
 
 

@@ -39,6 +39,7 @@ class Submission:
     notebook: str | None = None  # the submitted notebook (nbformat 4 JSON), for graded.ipynb
     problem: str | None = None  # why the file cannot be run, when it cannot
     notes: tuple[str, ...] = ()
+    saved: float | None = None  # when the file was last saved (its modification time), for the report
 
 
 def readable_name(name: str) -> str:
@@ -108,6 +109,7 @@ def detect_assignment(path: Path, source: str, specs: Sequence[Spec]) -> Spec:
 def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> Submission:
     try:
         data = path.read_bytes()
+        saved = path.stat().st_mtime
     except OSError as exc:
         raise UsageError(_("{path}: cannot read the file: {error}").format(path=path, error=exc.strerror)) from None
     source, problem = "", None
@@ -141,13 +143,17 @@ def load(path: Path, specs: Sequence[Spec], assignment: Spec | None = None) -> S
         notebook=notebook,
         problem=problem,
         notes=tuple(notes),
+        saved=saved,
     )
 
 
 def skipped_notes(cells: Sequence[CodeCell]) -> list[str]:
     notes = []
     for cell in cells:
-        if not cell.run:
+        if cell.checks:
+            notes.append(_("Cell {n} was not run: it checks the notebook with the grader, which is what is grading "
+                           "it now.").format(n=cell.number))
+        elif not cell.run:
             notes.append(_("Cell {n} was not run: `{line}` is not Python.").format(n=cell.number, line=visible(cell.skipped[0], 300)))
         else:
             notes += [_("Cell {n}: `{line}` was not run (IPython syntax; shell commands never run under the "

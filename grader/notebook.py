@@ -27,6 +27,10 @@ from grader.i18n import _
 
 _RUN_BODY_MAGICS = {"time", "capture", "prun"}  # cell magics whose body is Python the kernel would run
 _HELP = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython's help syntax: ?name, name??
+# A cell that checks the notebook with the grader, or shows what it said: it runs in Jupyter, never while
+# grading (there it would grade itself, and its report files are not in the grading folder).
+_CHECKS = re.compile(r"^\s*(from\s+grader[\w.]*\s+import|import\s+grader\b)|[!%].*\bgrader\s+check\b|-m\s+grader\b"
+                     r"|grader-reports", re.MULTILINE)
 
 
 class NotebookProblem(Exception):
@@ -36,10 +40,11 @@ class NotebookProblem(Exception):
 @dataclass(frozen=True)
 class CodeCell:
     index: int  # position among all the notebook's cells
-    number: int  # 1-based position among its code cells: "cell 3" in messages
+    number: int  # 1-based position among all its cells, as Jupyter lists them: "cell 3" in messages
     source: str  # Python to run: IPython syntax replaced by `pass`
     skipped: tuple[str, ...] = ()  # the lines that were not run, as written
-    run: bool = True  # False for a cell in another language (%%bash, %%html, ...)
+    run: bool = True  # False for a cell in another language (%%bash, %%html, ...) or a check cell
+    checks: bool = False  # a cell that checks the notebook with the grader (not run while grading)
 
 
 @dataclass(frozen=True)
@@ -116,16 +121,18 @@ def read_notebook(data: bytes) -> NotebookSource | str:
             _("the notebook cannot be read: {error}").format(error=f"{type(exc).__name__}: {exc}")
         ) from None
     cells = []
-    number = 0
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
-        number += 1
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
-        code, skipped, run = transform_cell(str(source).replace("\r\n", "\n"))
-        cells.append(CodeCell(index=index, number=number, source=code, skipped=skipped, run=run))
+        source = str(source).replace("\r\n", "\n")
+        if _CHECKS.search(source):
+            cells.append(CodeCell(index=index, number=index + 1, source="", run=False, checks=True))
+            continue
+        code, skipped, run = transform_cell(source)
+        cells.append(CodeCell(index=index, number=index + 1, source=code, skipped=skipped, run=run))
     if not cells:
         raise NotebookProblem(_("the notebook has no code cells: there is nothing to run"))
     with warnings.catch_warnings():

@@ -322,7 +322,15 @@ BAD = {"forward": ERROR, "loss": ERROR, "first_epoch_grads": ERROR, "training": 
        "runs": FAIL}
 
 NOTEBOOK_CASES = [
-    Case("backprop_linear_nb.ipynb", origin="solutions/backprop_linear.ipynb", **all_pass()),
+    Case("backprop_linear_nb.ipynb", origin="solutions/backprop_linear.ipynb",
+         notes=("it checks the notebook with the grader",), **all_pass()),
+    # Cells that check the notebook or show what the grader said: never run while grading, never a lost point.
+    Case("linear_shows_its_report.ipynb", origin="solutions/backprop_linear.py",
+         build=lambda text: notebook(percent_cells(text) + [
+             "from IPython.display import Markdown, display\ndisplay(Markdown(open('grader-reports/x/report.md').read()))",
+             "!grader check linear_shows_its_report.ipynb", "import grader.selfcheck\ngrader.selfcheck.check('x.ipynb')"]),
+         notes=("Cell 7 was not run: it checks the notebook", "Cell 8 was not run", "Cell 9 was not run"),
+         **all_pass()),
     Case("backprop_quadratic_nb.ipynb", origin="solutions/backprop_quadratic.ipynb", **all_pass()),
     Case("skeleton_linear_nb.ipynb", origin="assignments/backprop_linear.ipynb",
          **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
@@ -337,11 +345,11 @@ NOTEBOOK_CASES = [
     Case("quadratic_magics.ipynb", origin="solutions/backprop_quadratic.py",
          build=lambda text: notebook([*MAGICS, *percent_cells(text)[:-1],
                                       "%%time\ndisplay(w1)\nw1?", "%%bash\necho hello", percent_cells(text)[-1]]),
-         notes=("`!pip install torch matplotlib` was not run", "Cell 8 was not run: `%%bash`"),
+         notes=("`!pip install torch matplotlib` was not run", "Cell 9 was not run: `%%bash`"),
          **all_pass()),
     Case("linear_last_cell_raises.ipynb", origin="solutions/backprop_linear.py",
          build=lambda text: notebook([*percent_cells(text), "raise RuntimeError('one more thing')"]),
-         **statuses(9, runs=FAIL), error="RuntimeError (line 1 of linear_last_cell_raises.ipynb, cell 6)"),
+         **statuses(9, runs=FAIL), error="RuntimeError (line 1 of linear_last_cell_raises.ipynb, cell 7)"),
     Case("linear_v3.ipynb", origin="solutions/backprop_linear.py",
          build=lambda text: notebook(percent_cells(text), version=3), **all_pass()),
     Case("both_as_linear.ipynb", origin="solutions/backprop_linear.py", assignment="backprop_linear",

@@ -18,7 +18,7 @@ from cases import ROOT
 
 from grader.authoring.bundle import make_bundle
 from grader.authoring.catalog import PO_HEADER, compile_mo, extract, po_path, read_po, write_po
-from grader.authoring.notebooks import script_to_notebook
+from grader.authoring.notebooks import CHECK_NOTE, script_to_notebook
 from grader.cli import main
 
 
@@ -73,7 +73,8 @@ def test_notebooks_command_writes_and_checks(tmp_path, monkeypatch, capsys) -> N
     assert main(["notebooks", str(script)]) == 0
     assert main(["notebooks", "--check", str(script)]) == 0
     cells = json.loads((tmp_path / "demo.ipynb").read_text())["cells"]
-    assert [(c["cell_type"], "".join(c["source"])) for c in cells] == [("markdown", "# Title"), ("code", "x = 1")]
+    assert [(c["cell_type"], "".join(c["source"])) for c in cells][:2] == [("markdown", "# Title"), ("code", "x = 1")]
+    assert "".join(cells[-1]["source"]) == 'from grader.selfcheck import check\n\ncheck("demo.ipynb")'  # the check cell
 
 
 def test_bundle(tmp_path) -> None:
@@ -127,7 +128,8 @@ def test_script_to_notebook_reads_the_percent_format() -> None:
     nbformat.validate(nb)
     assert [(c.cell_type, c.source, c.id) for c in nb.cells] == [
         ("code", "import torch", "my-demo-01"), ("markdown", "# Title\n\n中文说明", "my-demo-02"),
-        ("code", "w = 1", "my-demo-03"), ("code", "print(w)", "my-demo-05")]  # the empty cell is left out
+        ("code", "w = 1", "my-demo-03"), ("code", "print(w)", "my-demo-05"),  # the empty cell is left out
+        ("markdown", CHECK_NOTE, "my-demo-06"), ("code", 'from grader.selfcheck import check\n\ncheck("my_demo.ipynb")', "my-demo-07")]
     assert nb.metadata.kernelspec.name == "python3"
 
 

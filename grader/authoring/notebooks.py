@@ -44,7 +44,23 @@ def script_to_notebook(text: str, stem: str) -> str:
             nb.cells.append(nbformat.v4.new_markdown_cell(body, id=cell_id))
         else:
             nb.cells.append(nbformat.v4.new_code_cell(body, id=cell_id))
+    number = len(blocks) + 1
+    nb.cells.append(nbformat.v4.new_markdown_cell(CHECK_NOTE, id=f"{stem}-{number:02d}".replace("_", "-")))
+    nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL.format(name=f"{stem}.ipynb"),
+                                              id=f"{stem}-{number + 1:02d}".replace("_", "-")))
     return nbformat.writes(nb) + "\n"
+
+
+# The last cells of every notebook of the kit: check the saved notebook from inside it (grader/selfcheck.py).
+# The grader recognises the code cell and never runs it while grading.
+CHECK_NOTE = """## Check your work · 检查作业
+Save the notebook first (Ctrl+S): the grader reads the saved file, not what the kernel holds. The cell below
+grades it and shows the score and what went wrong.
+
+先保存笔记本（Ctrl+S）：评分程序读取的是保存在磁盘上的文件，而不是内核中的状态。运行下面的单元格即可评分，
+并显示得分和出错的地方。"""
+CHECK_CELL = 'from grader.selfcheck import check\n\ncheck("{name}")'
+
 
 
 def stale_notebooks(scripts: Iterable[Path]) -> list[tuple[Path, str]]:

@@ -13,7 +13,7 @@ from grader.check import fmt
 from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.text import excerpt, first_epoch_rows, html_inline, status_label
+from grader.report.text import excerpt, first_epoch_rows, html_inline, saved_line, status_label
 from grader.report.svgplot import line_chart
 
 STYLE = """
@@ -81,6 +81,7 @@ def render(report: Report) -> str:
         f"<h1>{e(report.title)}</h1>",
         "<p>" + e(_("Submission: {name} · assignment {assignment}").format(
             name=report.submission, assignment=report.assignment)) + "</p>",
+        *([f"<p>{e(saved_line(report))}</p>"] if saved_line(report) else []),
         f'<p class="score {"full" if full else "part"}">{report.score:g} / {report.max_score:g}</p>',
     ]
     if report.error:

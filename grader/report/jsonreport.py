@@ -8,7 +8,7 @@ from typing import Any
 
 from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
-from grader.report.text import first_epoch_rows
+from grader.report.text import first_epoch_rows, saved_at
 from grader.protocol import encode_number, plain
 
 
@@ -19,6 +19,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "assignment": report.assignment,
         "title": report.title,
         "submission": report.submission,
+        "saved_at": saved_at(report),
         "score": report.score,
         "max_score": report.max_score,
         "error": report.error,

@@ -6,7 +6,7 @@ from grader.check import fmt
 from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.text import excerpt, fenced, first_epoch_rows, inline, points, status_label
+from grader.report.text import excerpt, fenced, first_epoch_rows, inline, points, saved_line, status_label
 
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 
@@ -19,6 +19,7 @@ def render(report: Report) -> str:
             name=report.submission.replace("`", "'"), assignment=report.assignment
         ),
         "",
+        *([saved_line(report), ""] if saved_line(report) else []),
         _("**Score: {score} / {max}**").format(score=points(report.score), max=points(report.max_score)),
         "",
     ]

@@ -23,6 +23,24 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
+def saved_at(report: Report) -> str | None:
+    """When the graded file was last saved, in local time (ISO 8601 with its offset), None if unknown."""
+    import datetime
+
+    if report.saved is None:
+        return None
+    return datetime.datetime.fromtimestamp(report.saved).astimezone().isoformat(timespec="seconds")
+
+
+def saved_line(report: Report) -> str | None:
+    """Which version of the file was graded: students who work in Jupyter forget to save."""
+    when = saved_at(report)
+    if when is None:
+        return None
+    return _("Graded as saved at {when}: the grader reads the saved file, so save your work (Ctrl+S) before "
+             "checking.").format(when=when.replace("T", " ")[:19])
+
+
 # What Markdown reads as markup within a line: links and images (no [ ], no link, whatever follows), raw
 # HTML and autolinks (< >), entities (&), emphasis (* _), tables (|), code (`) and the escape itself.
 # (Headings and lists begin a line: student text never does here.)
