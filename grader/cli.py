@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from grader import __version__, batch
@@ -25,6 +26,7 @@ from grader.report.github import GitHubSink
 from grader.report.gradebook import write_gradebook
 from grader.run import ForkServerRunner, SubprocessRunner, has_file_isolation, survey_walls
 from grader.spec import all_specs, get_spec
+from grader.watch import watch
 
 
 FORMATS = tuple(WRITERS) + STREAM_FORMATS
@@ -80,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unsafe-no-file-isolation", action="store_true",
                        help="grade a class even where nothing keeps a submission from other students' files "
                             "(no Landlock, no jail)")
+    check.add_argument("--watch", action="store_true",
+                       help="grade one file again each time it is saved, until Ctrl+C")
     check.add_argument("--shard", type=_shard, metavar="K/N",
                        help="grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)")
 
@@ -204,6 +208,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if sink is not None:
             sink.add(report, report.submission)
 
+    if args.watch:
+        return _watch(args, jobs, specs, forced, out, files, on_done)
     if sink is not None:
         sink.start()
     # One file: a fresh Python for it.  More: a warm process that forks a child for each.
@@ -235,6 +241,26 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 4
     failed = problems or not all(e.full_marks for e in entries)
     return 1 if failed else 0
+
+
+def _watch(args, jobs, specs, forced, out, files, on_done) -> int:
+    """--watch: one file, graded now and after each save, by children of one warm process."""
+    if len(jobs) != 1 or Path(args.paths[0]).is_dir():
+        raise UsageError(_("--watch grades one file: give one file, not {n}").format(n=len(jobs) or args.paths[0]))
+    job = jobs[0]
+
+    def regrade() -> None:
+        began = time.monotonic()
+        run = batch.run_batch([job], specs, out, runner, forced=forced, formats=files, workers=1, resume=False,
+                              time_limit=args.timeout, seed=args.seed, on_done=on_done)
+        if run.interrupted:  # the Ctrl-C came while grading: it ends the watch too
+            raise KeyboardInterrupt
+        say(_("graded in {seconds:.2f} s; watching {path} for the next save (Ctrl+C to stop)").format(
+            seconds=time.monotonic() - began, path=job.path), sys.stderr)
+
+    with ForkServerRunner() as runner:
+        watch(job.path, regrade)
+    return 0
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
