@@ -416,6 +416,9 @@ def check_plot(spec: Spec, reference: Reference, trace: Trace) -> CheckResult:
         message = _("No figure was drawn (plot the cost of each epoch with matplotlib).")
     elif not lengths:
         message = _("A figure was drawn, but it has no line.")
+    elif spec.epochs in lengths:  # the right length, but the cost is not finite (the training diverged)
+        message = _("The figure's line of {n} points holds values that are not finite (inf or nan): the cost "
+                    "diverged.").format(n=spec.epochs)
     else:
         message = _("The figure's lines have {lengths} points; expected one point per epoch ({n}).").format(
             lengths=", ".join(str(n) for n in lengths), n=spec.epochs

@@ -143,3 +143,11 @@ def test_runs_fails_when_the_program_raised() -> None:
     report = report_for(LINEAR, trace, "x.py")
     assert report.score == 9 and not report.full_marks
     assert report.error == "Your program stopped with ValueError (line 3): boom."
+
+
+def test_a_plot_of_a_diverged_cost_says_it_is_not_finite() -> None:
+    trace = perfect(LINEAR)
+    values = tuple([1.0] * 98 + [math.inf, math.nan])
+    diverged = dataclasses.replace(trace, figures=(Figure(1, (PlotLine("", values),)),))
+    check = results(LINEAR, diverged)["plot"]
+    assert check.status == "fail" and "not finite" in check.message and "100 points" in check.message

@@ -74,3 +74,29 @@ def test_outputs_the_student_saved_are_replaced() -> None:
                 nbformat.v4.new_code_cell("y = 2", execution_count=8)]
     graded = nbformat.reads(graded_notebook(nbformat.writes(nb), (CellRun(index=0, number=1, stdout="new\n"),)), 4)
     assert [(c.execution_count, [o.get("text") for o in c.outputs]) for c in graded.cells] == [(1, ["new\n"]), (None, [])]
+
+
+def test_graded_notebook_opens_with_the_grade_in_the_reports_language(grading, tmp_path) -> None:
+    from grader.i18n import using
+
+    case = next(c for c in CASES if c.name == "linear_last_cell_raises.ipynb")
+    report = grading.report(case)
+    nb = nbformat.reads(write_reports(report, tmp_path / "en")["ipynb"].read_text(encoding="utf-8"), as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("## Score: 9 / 10")
+    assert "| `runs` | ❌ fail | 0 / 1 |" in first.source and "RuntimeError" in first.source
+    with using("zh"):
+        nb = nbformat.reads(write_reports(report, tmp_path / "zh")["ipynb"].read_text(encoding="utf-8"), as_version=4)
+    assert nb.cells[0].source.startswith("## 得分：9 / 10")
+
+
+def test_the_figures_are_drawn_large_enough_to_read(grading, tmp_path) -> None:
+    import struct
+
+    case = next(c for c in CASES if c.name == "linear_last_cell_raises.ipynb")
+    nb = nbformat.reads(write_reports(grading.report(case), tmp_path)["ipynb"].read_text(encoding="utf-8"),
+                        as_version=4)
+    png = next(base64.b64decode(o.data["image/png"]) for c in nb.cells if c.cell_type == "code"
+               for o in c.outputs if o.output_type == "display_data")
+    width, height = struct.unpack(">II", png[16:24])
+    assert width >= 600 and height >= 450  # 100 dpi for matplotlib's default 6.4 x 4.8 inches

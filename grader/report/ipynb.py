@@ -7,18 +7,36 @@ import warnings
 from typing import Sequence
 
 from grader.grade import Report
+from grader.i18n import _
+from grader.report.text import checks_table, diagnoses_list, inline, points, saved_line
 from grader.trace import CellRun
 
 
 def render(report: Report) -> str | None:
     if report.notebook is None:
         return None
-    return graded_notebook(report.notebook, report.trace.cells)
+    return graded_notebook(report.notebook, report.trace.cells, summary(report))
 
 
-def graded_notebook(notebook: str, runs: Sequence[CellRun]) -> str:
+def summary(report: Report) -> str:
+    """The first cell of graded.ipynb: the score, each check and what went wrong, in the report's language."""
+    out = [f"## {_('Score: {score} / {max}').format(score=points(report.score), max=points(report.max_score))}"
+           f" · {report.assignment}", ""]
+    if saved_line(report):
+        out += [saved_line(report), ""]
+    if report.error:
+        out += [f"> ⚠️ {inline(report.error)}", ""]
+    out += checks_table(report)
+    if report.diagnoses:
+        out += ["", "### " + _("What went wrong"), ""] + diagnoses_list(report)
+    out += ["", _("The cells below show what each cell printed and drew while it was graded.")]
+    return "\n".join(out)
+
+
+def graded_notebook(notebook: str, runs: Sequence[CellRun], first: str | None = None) -> str:
     """The submitted notebook with the outputs each cell produced under grading (``runs``: what each
-    cell did, from the trace).  Cells that did not run have no outputs and no execution count."""
+    cell did, from the trace), after a first Markdown cell ``first`` (the grade).  Cells that did not run
+    have no outputs and no execution count."""
     import nbformat
 
     with warnings.catch_warnings():
@@ -52,6 +70,8 @@ def graded_notebook(notebook: str, runs: Sequence[CellRun]) -> str:
             )
         cell["outputs"] = outputs
         cell["execution_count"] = count
+    if first is not None:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(first, id="grader-grade"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return nbformat.writes(nb) + "\n"

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from grader.check import fmt
-from grader.diagnose import title as diagnosis_title
 from grader.grade import Report
 from grader.i18n import _
-from grader.report.text import excerpt, fenced, first_epoch_rows, inline, points, saved_line, status_label
-
-ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
-
+from grader.report.text import (checks_table, diagnoses_list, excerpt, fenced, first_epoch_rows, inline, points,
+                                saved_line)
 
 def render(report: Report) -> str:
     out = [
@@ -25,18 +22,9 @@ def render(report: Report) -> str:
     ]
     if report.error:
         out += [f"> ⚠️ {inline(report.error)}", ""]
-    out += [
-        "| " + " | ".join([_("Check"), _("Result"), _("Points"), _("Details")]) + " |",
-        "|---|---|---|---|",
-    ]
-    for check in report.checks:
-        out.append(
-            f"| `{check.id}` | {ICONS.get(check.status, '')} {status_label(check.status)} | "
-            f"{points(check.points)} / {points(check.max_points)} | {inline(check.message)} |"
-        )
+    out += checks_table(report)
     if report.diagnoses:
-        out += ["", "## " + _("What went wrong"), ""]
-        out += [f"- **{inline(diagnosis_title(d.id))}** (`{d.id}`) — {inline(d.message)}" for d in report.diagnoses]
+        out += ["", "## " + _("What went wrong"), ""] + diagnoses_list(report)
     out += ["", "## " + _("First-epoch gradients"), ""]
     names = report.spec.param_names
     header = [_("Step"), "x", "y"]

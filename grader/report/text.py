@@ -23,6 +23,25 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
+ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+
+
+def checks_table(report: Report) -> list[str]:
+    """The checks as a Markdown table (report.md, and the first cell of graded.ipynb)."""
+    out = ["| " + " | ".join([_("Check"), _("Result"), _("Points"), _("Details")]) + " |", "|---|---|---|---|"]
+    for check in report.checks:
+        out.append(f"| `{check.id}` | {ICONS.get(check.status, '')} {status_label(check.status)} | "
+                   f"{points(check.points)} / {points(check.max_points)} | {inline(check.message)} |")
+    return out
+
+
+def diagnoses_list(report: Report) -> list[str]:
+    """The diagnoses as a Markdown list: a few words, the id, the message."""
+    from grader.diagnose import title
+
+    return [f"- **{inline(title(d.id))}** (`{d.id}`) — {inline(d.message)}" for d in report.diagnoses]
+
+
 def saved_at(report: Report) -> str | None:
     """When the graded file was last saved, in local time (ISO 8601 with its offset), None if unknown."""
     import datetime
