@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from grader import __version__
+from grader.check import at_line
 from grader.diagnose import title as diagnosis_title
 from grader.errors import UsageError
 from grader.grade import Report, grade
@@ -155,9 +156,7 @@ def hint(report: Report) -> str | None:
     if not report.diagnoses:
         return None
     first = report.diagnoses[0]
-    where = ""
-    if first.line and first.file:
-        where = _(" (line {line} of {file})").format(line=first.line, file=first.file)
+    where = at_line(first.line, first.file) if first.file else ""
     return f"{first.id}: {diagnosis_title(first.id)}{where}"
 
 

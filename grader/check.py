@@ -9,10 +9,11 @@ each its points and tolerance; ``run_checks`` runs those.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from grader.i18n import _
+from grader.i18n import _, sentences, tidy
 from grader.reference import Reference, expected_call, loss_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import (
@@ -53,36 +54,78 @@ def fmt(value: float | None) -> str:
     return f"{value:.7g}"
 
 
+def _decimal(value: float) -> str:
+    """Two significant digits, never in scientific notation (0.00012, 4.5, 37)."""
+    text = f"{value:.2g}"
+    return f"{value:.8f}".rstrip("0").rstrip(".") if "e" in text else text
+
+
 def _far(observed: float | None, expected: float) -> str:
     if observed is None or not math.isfinite(observed):
         return ""
     diff = observed - expected
-    if expected != 0 and abs(diff / expected) < 10:
-        return _(" (off by {diff}, {rel:.2g}% of the expected value)").format(
-            diff=fmt(diff), rel=abs(diff / expected) * 100
-        )
+    if expected != 0 and abs(diff / expected) < 1:
+        return _(" (off by {diff}, {rel}% of the expected value)").format(
+            diff=fmt(diff), rel=_decimal(abs(diff / expected) * 100))
+    if expected != 0 and abs(diff / expected) < 1000:  # past 100%, a percentage reads worse than a factor
+        return _(" (off by {diff}, {times} times the expected value)").format(
+            diff=fmt(diff), times=_decimal(abs(diff / expected)))
     return _(" (off by {diff})").format(diff=fmt(diff))
+
+
+def at_line(line: int | None, file: str | None = None) -> str:
+    """`` (line 3 of hw.py)``, `` (line 3 of hw.ipynb, cell 4)`` for a notebook cell (the child names it
+    ``hw.ipynb, cell 4``: the cell's position among all cells, as Jupyter lists them), or nothing without a
+    line."""
+    if not line:
+        return ""
+    if not file:
+        return _(" (line {line})").format(line=line)
+    cell = re.fullmatch(r"(.*), cell (\d+)", file, flags=re.DOTALL)
+    if cell:
+        return _(" (line {line} of {file}, cell {n})").format(line=line, file=cell.group(1), n=cell.group(2))
+    return _(" (line {line} of {file})").format(line=line, file=file)
 
 
 def _numbers(values: Mapping[str, float | None]) -> dict[str, Any]:
     return {k: encode_number(v) for k, v in values.items()}
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalog; translated where it is shown."""
+    return message
+
+
+# What the skeletons' unwritten parts raise (NotImplementedError("TODO 1: ...")), so a report in Chinese says
+# it in Chinese too.
+SKELETON_TODOS = (N_("write the body of forward(x)"), N_("write the body of loss(x, y)"))
+_TODO = re.compile(r"TODO (\d+): (.+?)\.?$")
+
+
+def todo_text(message: str | None) -> str | None:
+    """``TODO 1: write the body of forward(x)`` in the report's language, None for any other message."""
+    found = _TODO.search(message or "")
+    if found is None:
+        return None
+    return _("TODO {n}: {what}").format(n=found.group(1), what=_(found.group(2)))
+
+
 def step_label(spec: Spec, index: int) -> str:
+    """A training step as messages name it: steps and epochs both counted from 1."""
     epoch, sample = divmod(index, spec.samples)
     return _("step {n} (epoch {epoch}, sample x={x:g}, y={y:g})").format(
-        n=index + 1, epoch=epoch, x=spec.x[sample], y=spec.y[sample]
+        n=index + 1, epoch=epoch + 1, x=spec.x[sample], y=spec.y[sample]
     )
 
 
 def why_stopped(trace: Trace) -> str:
     """One sentence on how the program ended, when that explains missing observations."""
+    return tidy(_why_stopped(trace))
+
+
+def _why_stopped(trace: Trace) -> str:
     outcome = trace.outcome
-    where = ""
-    if outcome.line and outcome.file:
-        where = _(" (line {line} of {file})").format(line=outcome.line, file=outcome.file)
-    elif outcome.line:
-        where = _(" (line {line})").format(line=outcome.line)
+    where = at_line(outcome.line, outcome.file)
     if outcome.status == UNREADABLE:
         return _("Your file could not be graded: {message}.").format(message=outcome.message)
     if outcome.status == SYNTAX_ERROR:
@@ -101,6 +144,9 @@ def why_stopped(trace: Trace) -> str:
             return _("Your program wrote more into its folder than it may{where}.").format(where=where)
         if outcome.message and "can't start new thread" in outcome.message:
             return _("Your program started more threads than it may{where}.").format(where=where)
+        if outcome.exc_type == "NotImplementedError" and todo_text(outcome.message):
+            return _("Your program stopped at a part still to write{where}: {todo}.").format(
+                where=where, todo=todo_text(outcome.message))
         if outcome.exc_type == "EOFError":
             return _("Your program asked for input{where}; grading types nothing, so give it the values in "
                      "the code.").format(where=where)
@@ -131,7 +177,7 @@ def _result(check_id: str, spec: Spec, status: str, message: str, **extra) -> Ch
         status=status,
         points=max_points if status == PASS else 0.0,
         max_points=max_points,
-        message=message.strip(),
+        message=tidy(message.strip()),
         **extra,
     )
 
@@ -204,7 +250,8 @@ def _probe_check(role: str, spec: Spec, trace: Trace) -> CheckResult:
         )
         if probe.error:
             if "NotImplementedError" in probe.error:
-                problems.append(_("{name} is not written yet ({error}).").format(name=function, error=probe.error))
+                problems.append(_("{name} is not written yet ({error}).").format(
+                    name=function, error=todo_text(probe.error) or probe.error))
             else:
                 problems.append(_("{call} raised {error}.").format(call=_call_text(spec, probe), error=probe.error))
             continue
@@ -309,7 +356,7 @@ def check_first_epoch_grads(spec: Spec, reference: Reference, trace: Trace) -> C
             )
         why = why_stopped(trace)
         status = ERROR if why and trace.outcome.status != FINISHED else FAIL
-        return _result("first_epoch_grads", spec, status, f"{message} {why}", step=len(observed), **extra)
+        return _result("first_epoch_grads", spec, status, sentences(message, why), step=len(observed), **extra)
     return _result(
         "first_epoch_grads", spec, PASS,
         _("The gradients of all {n} steps of the first epoch match ({tol}).").format(n=n, tol=tol.describe()),
@@ -338,7 +385,7 @@ def check_training(spec: Spec, reference: Reference, trace: Trace) -> CheckResul
                         "are right.").format(k=count, n=total, epochs=spec.epochs, samples=spec.samples)
         why = why_stopped(trace)
         status = ERROR if count < total and trace.outcome.status != FINISHED else FAIL
-        return _result("training", spec, status, f"{message} {why}", step=min(count, total), **extra)
+        return _result("training", spec, status, sentences(message, why), step=min(count, total), **extra)
     return _result(
         "training", spec, PASS,
         _("All {n} training steps match: the loss and every gradient ({tol}).").format(n=total, tol=tol.describe()),

@@ -32,7 +32,28 @@ from grader.watch import watch
 FORMATS = tuple(WRITERS) + STREAM_FORMATS
 
 
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+
 class _Parser(argparse.ArgumentParser):
+    """argparse in the student's language: its own words (usage, the section titles, -h) come from the kit's
+    catalog, as the help of every option does."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, formatter_class=_Formatter, add_help=False, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        self.add_argument("-h", "--help", action="help", help=_("show this help message and exit"))
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if language() == "zh":  # argparse ends a section title with an ASCII colon
+            for title in (self._positionals.title, self._optionals.title):
+                text = text.replace(f"\n{title}:\n", f"\n{title}：\n")
+        return text
+
     def error(self, message: str):  # argparse exits 2 on its own; route it through UsageError instead
         raise UsageError(f"{message}\n{self.format_usage().strip()}")
 
@@ -59,51 +80,52 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="grader", description="Grade the backpropagation assignments of lecture 4.")
-    parser.add_argument("--version", action="version", version=f"backprop-grader {__version__}")
+    parser = _Parser(prog="grader", description=_("Grade the backpropagation assignments of lecture 4."))
+    parser.add_argument("--version", action="version", version=f"backprop-grader {__version__}",
+                        help=_("show the kit's version and exit"))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    check = commands.add_parser("check", help="grade submissions and write a report for each")
-    check.add_argument("paths", nargs="+", metavar="PATH", help="a .py file, or a folder of them")
-    check.add_argument("--assignment", metavar="NAME", help="grade as this assignment (default: guess)")
-    check.add_argument("--out", metavar="DIR", default="grader-reports", help="where reports go")
+    check = commands.add_parser("check", help=_("grade submissions and write a report for each"))
+    check.add_argument("paths", nargs="+", metavar="PATH", help=_("a .py or .ipynb file, or a folder of them"))
+    check.add_argument("--assignment", metavar="NAME", help=_("grade as this assignment (default: guess)"))
+    check.add_argument("--out", metavar="DIR", default="grader-reports", help=_("where reports go"))
     check.add_argument("--timeout", metavar="SECONDS", type=_positive,
-                       help="time limit of the student's program (default: the assignment's, usually 10)")
-    check.add_argument("--seed", type=int, help="seed the hidden probes (default: fresh random points)")
-    check.add_argument("--lang", choices=LANGUAGES, help="language of the reports and messages "
-                       "(default: from the locale, else English)")
+                       help=_("time limit of the student's program (default: the assignment's, usually 10)"))
+    check.add_argument("--seed", type=int, help=_("seed the hidden probes (default: fresh random points)"))
+    check.add_argument("--lang", choices=LANGUAGES, help=_("language of the reports and messages "
+                       "(default: from the locale, else English)"))
     check.add_argument("--format", metavar="LIST", default=",".join(DEFAULT_FORMATS), type=_formats,
-                       help=f"report formats, comma-separated, from {', '.join(FORMATS)} "
-                            f"(default: {','.join(DEFAULT_FORMATS)})")
+                       help=_("report formats, comma-separated, from {formats} (default: {default})").format(
+                           formats=", ".join(FORMATS), default=",".join(DEFAULT_FORMATS)))
     check.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
-                       help="submissions graded at once (default: the number of cores)")
+                       help=_("submissions graded at once (default: the number of cores)"))
     check.add_argument("--resume", action="store_true",
-                       help="skip submissions whose file and kit version have not changed since their report")
+                       help=_("skip submissions whose file and kit version have not changed since their report"))
     check.add_argument("--unsafe-no-file-isolation", action="store_true",
-                       help="grade a class even where nothing keeps a submission from other students' files "
-                            "(no Landlock, no jail)")
+                       help=_("grade a class even where nothing keeps a submission from other students' files "
+                            "(no Landlock, no jail)"))
     check.add_argument("--watch", action="store_true",
-                       help="grade one file again each time it is saved, until Ctrl+C")
+                       help=_("grade one file again each time it is saved, until Ctrl+C"))
     check.add_argument("--shard", type=_shard, metavar="K/N",
-                       help="grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)")
+                       help=_("grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)"))
 
     notebooks = commands.add_parser(
-        "notebooks", help="make the .ipynb twin of each script written in the percent (# %%) format"
+        "notebooks", help=_("make the .ipynb twin of each script written in the percent (# %%) format")
     )
     notebooks.add_argument("paths", nargs="*", metavar="SCRIPT",
-                           help="scripts to convert (default: assignments/*.py and solutions/*.py)")
+                           help=_("scripts to convert (default: assignments/*.py and solutions/*.py)"))
     notebooks.add_argument("--check", action="store_true",
-                           help="write nothing; exit 1 when a notebook differs from its script")
+                           help=_("write nothing; exit 1 when a notebook differs from its script"))
 
-    merge = commands.add_parser("merge", help="join the gradebooks and summaries of shards")
-    merge.add_argument("folders", nargs="+", metavar="DIR", help="the --out folders of the shards")
-    merge.add_argument("--out", metavar="DIR", default="grader-reports", help="where the joined files go")
+    merge = commands.add_parser("merge", help=_("join the gradebooks and summaries of shards"))
+    merge.add_argument("folders", nargs="+", metavar="DIR", help=_("the --out folders of the shards"))
+    merge.add_argument("--out", metavar="DIR", default="grader-reports", help=_("where the joined files go"))
 
-    bundle = commands.add_parser("gradescope-bundle", help="build a Gradescope autograder zip for an assignment")
+    bundle = commands.add_parser("gradescope-bundle", help=_("build a Gradescope autograder zip for an assignment"))
     bundle.add_argument("--assignment", metavar="NAME", required=True)
-    bundle.add_argument("--out", metavar="FILE", help="the zip to write (default: gradescope-NAME.zip)")
+    bundle.add_argument("--out", metavar="FILE", help=_("the zip to write (default: gradescope-NAME.zip)"))
 
-    commands.add_parser("list", help="list the assignments")
+    commands.add_parser("list", help=_("list the assignments"))
     return parser
 
 

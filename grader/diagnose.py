@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from grader.check import FAIL, PASS, CheckResult, fmt, step_label
-from grader.i18n import _
+from grader.check import FAIL, PASS, CheckResult, at_line, fmt, step_label
+from grader.i18n import _, sentences
 from grader.protocol import visible
 from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
@@ -207,8 +207,8 @@ def locate_any(submission: Submission, *patterns: str) -> tuple[str | None, int 
 def _at(file: str | None, line: int | None, text: str | None = None) -> str:
     if not line:
         return ""
-    where = _(" (line {line} of {file})").format(line=line, file=file) if file else _(" (line {line})").format(line=line)
-    return where + (f": `{text}`" if text else "")
+    place = at_line(line, file)
+    return _("{where}: {code}").format(where=place, code=f"`{text}`") if text else place
 
 
 # -- the detectors ---------------------------------------------------------------------------------------
@@ -404,13 +404,13 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
     hint = _("Reset it after each update with {name}.grad.zero_() (or {name}.grad = None): backward() adds "
              "to .grad, it does not overwrite it.").format(name=name)
     if file and per_epoch:
-        hint += _(" Your reset{where} runs too rarely.").format(where=_at(file, line, text))
+        hint = sentences(hint, _("Your reset{where} runs too rarely.").format(where=_at(file, line, text)))
     elif not file and steps[0].line:
         file, line = steps[0].file, steps[0].line
-        hint += _(" Put the reset in the loop over the samples, after the update that follows backward(){where}.").format(
-            where=_at(file, line))
+        hint = sentences(hint, _("Put the reset in the loop over the samples, after the update that follows "
+                                 "backward(){where}.").format(where=_at(file, line)))
     return [Diagnosis(
-        "grad_not_reset", " ".join(parts) + " " + hint,
+        "grad_not_reset", sentences(*parts, hint),
         {"never_reset": never, "reset_per_epoch": per_epoch}, file, line,
     )]
 
@@ -648,8 +648,8 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
     file, line, text = locate(ctx.submission, r"^\s*return\b")
     return [Diagnosis(
         "model_terms",
-        _("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text, where=_at(file, line, text))
-        + " " + " ".join(findings),
+        sentences(_("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text,
+                                                                         where=_at(file, line, text)), *findings),
         evidence, file, line,
     )]
 

@@ -64,6 +64,20 @@ def using(lang: str) -> Iterator[None]:
         _local.current = previous
 
 
+def tidy(text: str) -> str:
+    """No doubled stop where a quoted sentence that ends in ? or . meets the stop of the sentence around it."""
+    for doubled, single in (("？。", "？"), ("。。", "。"), ("?.", "?"), ("..", ".")):
+        text = text.replace(doubled, single)
+    return text
+
+
+def sentences(*parts: str | None) -> str:
+    """Sentences one after another: a space between them in English, none in Chinese (a full-width stop
+    ends a Chinese sentence).  Empty parts are left out."""
+    chosen = [p.strip() for p in parts if p and p.strip()]
+    return tidy(("" if language() == "zh" else " ").join(chosen))
+
+
 def default_language(environ: Mapping[str, str] | None = None) -> str:
     """Chinese when the locale says so (LANGUAGE, LC_ALL, LC_MESSAGES, LANG, first one set), else English."""
     environ = os.environ if environ is None else environ

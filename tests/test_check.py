@@ -25,7 +25,7 @@ def test_a_gradient_off_by_more_than_the_tolerance_names_its_step() -> None:
     checks = results(LINEAR, trace)
     assert checks["first_epoch_grads"].status == "fail"
     assert checks["first_epoch_grads"].step == 1
-    assert "step 2 (epoch 0, sample x=2, y=4): w.grad is -7.84784, expected -7.84" in checks["first_epoch_grads"].message
+    assert "step 2 (epoch 1, sample x=2, y=4): w.grad is -7.84784, expected -7.84" in checks["first_epoch_grads"].message
     assert checks["training"].status == "pass"  # 0.1% is within training's looser rtol=1e-3
 
 
@@ -40,7 +40,7 @@ def test_training_names_the_first_departing_step_and_quantity() -> None:
     steps[150] = dataclasses.replace(steps[150], loss=steps[150].loss * 2)
     check = results(QUADRATIC, dataclasses.replace(trace, steps=tuple(steps)))["training"]
     assert check.status == "fail" and check.step == 150
-    assert check.message.startswith("step 151 (epoch 50, sample x=1, y=2): the loss is")
+    assert check.message.startswith("step 151 (epoch 51, sample x=1, y=2): the loss is")
 
 
 def test_a_missing_gradient_is_reported_as_empty() -> None:

@@ -231,3 +231,15 @@ def test_the_console_line_names_the_cause_first_in_the_students_language(tmp_pat
     main(["check", str(folder), "--out", str(tmp_path / "zh"), "--assignment", "backprop_linear", "--lang", "zh"])
     printed = capsys.readouterr().out
     assert "[grad_not_reset: 梯度没有清零" in printed and "[param_replaced: 参数被新的张量替换了" in printed
+
+
+def test_help_in_chinese_speaks_chinese_and_knows_notebooks(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--lang", "zh", "--help"])
+    text = capsys.readouterr().out
+    assert text.startswith("用法：grader check") and "位置参数：" in text and "选项：" in text
+    assert "一个 .py 或 .ipynb 文件，或包含它们的文件夹" in text and "显示此帮助信息并退出" in text
+    assert "usage" not in text and "show this help" not in text
+    with pytest.raises(SystemExit):
+        main(["check", "--lang", "en", "--help"])
+    assert "a .py or .ipynb file, or a folder of them" in capsys.readouterr().out

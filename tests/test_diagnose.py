@@ -56,7 +56,7 @@ def test_no_usual_mistake_says_so_and_where() -> None:
     trace = dataclasses.replace(trace, steps=tuple(steps))
     report = report_for(LINEAR, trace, "x.py")
     assert [d.id for d in report.diagnoses] == ["unexplained"]
-    assert "step 41 (epoch 13, sample x=2, y=4)" in report.diagnoses[0].message
+    assert "step 41 (epoch 14, sample x=2, y=4)" in report.diagnoses[0].message
 
 
 # -- the registry ----------------------------------------------------------------------------------------
