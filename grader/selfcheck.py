@@ -110,11 +110,13 @@ def as_text(outcome: Outcome) -> str:
     if report.get("error"):
         lines.append(str(report["error"]))
     for check in report.get("checks", []):
-        lines.append(f"  {ICONS.get(check['status'], '?')} {check['id']} {check['points']:g}/{check['max_points']:g}: "
-                     f"{check['message']}")
+        lines.append("  " + _("{icon} {check} {points}: {message}").format(
+            icon=ICONS.get(check["status"], "?"), check=check["id"],
+            points=f"{check['points']:g}/{check['max_points']:g}", message=check["message"]))
     if report.get("diagnoses"):
         lines.append(_("What went wrong"))
-        lines += [f"  - {d.get('title', d['id'])} ({d['id']}): {d['message']}" for d in report["diagnoses"]]
+        lines += ["  - " + _("{title} ({id}): {message}").format(title=d.get("title", d["id"]), id=d["id"],
+                                                                message=d["message"]) for d in report["diagnoses"]]
     if outcome.html_report is not None:
         lines.append(_("Full report: {path}").format(path=outcome.html_report))
     return "\n".join(lines)
