@@ -505,20 +505,14 @@ def epochs(ctx: Context) -> list[Diagnosis]:
     out after more steps than the assignment's whole training."""
     count, spec, status = ctx.trace.backward_count, ctx.spec, ctx.trace.outcome.status
     file, line, text = locate(ctx.submission, r"for\s+\w+\s+in\s+range\(")
-    if status == TIMEOUT and count > spec.total_steps:
+    if status != FINISHED and count > spec.total_steps:  # cut by the time limit, or by an error, past the training
+        said = (_("Your program was still training at step {count} when its time ran out; the assignment trains "
+                  "{epochs} epochs ({steps} steps), which take well under a second{where}.") if status == TIMEOUT
+                else _("Your program ran {count} training steps before it stopped; the assignment trains {epochs} "
+                       "epochs ({steps} steps){where}."))
         return [Diagnosis(
             "epochs",
-            _("Your program was still training at step {count} when its time ran out; the assignment trains "
-              "{epochs} epochs ({steps} steps), which take well under a second{where}.").format(
-                count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
-            {"steps": count, "expected_steps": spec.total_steps}, file, line,
-        )]
-    if status != FINISHED and count > spec.total_steps:  # stopped by an error after more than the whole training
-        return [Diagnosis(
-            "epochs",
-            _("Your program ran {count} training steps before it stopped; the assignment trains {epochs} epochs "
-              "({steps} steps){where}.").format(
-                count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
+            said.format(count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
             {"steps": count, "expected_steps": spec.total_steps}, file, line,
         )]
     if status != FINISHED or count == 0 or count == spec.total_steps:
