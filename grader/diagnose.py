@@ -19,9 +19,8 @@ import statistics
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from grader.check import FAIL, PASS, CheckResult, at_line, fmt, step_label
+from grader.evidence import complete, one_sample_x, samples_per_epoch
 from grader.i18n import _, sentences
 from grader.protocol import visible
 from grader.load import Submission, readable_name
@@ -68,6 +67,8 @@ def explains_error(diagnosis: "Diagnosis", trace: Trace) -> bool:
         return True
     return (diagnosis.id in LEAVES_GRAD_EMPTY and outcome.status == EXCEPTION
             and outcome.exc_type in ("AttributeError", "TypeError") and "None" in (outcome.message or ""))
+
+
 EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
 
 
@@ -113,64 +114,6 @@ class Context:
     def sample(self, index: int) -> tuple[float, float]:
         i = index % self.spec.samples
         return self.spec.x[i], self.spec.y[i]
-
-
-def _complete(step: Step, names: Sequence[str]) -> bool:
-    return all(step.params.get(n) is not None for n in names)
-
-
-GRID = np.linspace(-20.0, 20.0, 40_001)  # the inputs a sample's x is looked for among
-ALIGNED = 1 - 1e-6  # cosine between a pass's gradients and the model's derivatives at one x
-
-
-def one_sample_x(spec: Spec, step: Step) -> float | bool | None:
-    """The x of the one sample whose pass this is, read from the gradients alone: the gradient of one
-    sample's loss is the model's derivatives at its x times one factor, so it points along them (x**2, x, 1
-    for the quadratic).  False when no x fits (the pass is not one sample's: a batch); None when the pass
-    cannot tell (fewer than two parameters with a gradient, or the gradients all zero)."""
-    names = [n for n in spec.param_names if step.grads.get(n) is not None and step.params.get(n) is not None]
-    if len(names) < 2:
-        return None
-    g = np.array([step.grads[n] for n in names], dtype=float)
-    size = np.linalg.norm(g)
-    if not np.isfinite(size) or size < 1e-9:
-        return None
-    params = {n: step.params.get(n) if n in names else 0.0 for n in spec.param_names}  # a term left out is 0
-    _, derivatives = spec.model.evaluate({**params, "x": GRID}, wrt=tuple(names))
-    features = np.array([np.broadcast_to(np.asarray(derivatives[n], dtype=float), GRID.shape) for n in names])
-    norms = np.linalg.norm(features, axis=0)
-    cosine = np.abs(g @ features) / np.where(norms > 0, norms * size, np.inf)
-    best = int(np.argmax(cosine))
-    return float(GRID[best]) if cosine[best] >= ALIGNED else False
-
-
-def _signature(spec: Spec, step: Step) -> float | None:
-    """What a pass says of its sample, for telling how many samples an epoch has: its x, or for a model of
-    one parameter, grad**2 / loss (4 x**2 for a squared loss)."""
-    if len(spec.param_names) > 1:
-        x = one_sample_x(spec, step)
-        return x if isinstance(x, float) else None
-    name = spec.param_names[0]
-    g = step.grads.get(name)
-    if g is None or step.loss is None or not step.loss > 1e-12:
-        return None
-    return g * g / step.loss
-
-
-def samples_per_epoch(spec: Spec, steps: Sequence[Step], most: int = 32) -> int | None:
-    """How many passes an epoch of the student's training takes, read from the passes themselves: per-sample
-    training meets the same samples again each epoch.  None when the passes do not repeat (or too few)."""
-    signatures = [_signature(spec, s) for s in steps[: 4 * most]]
-    for period in range(1, most + 1):
-        pairs = [(k, a, b) for k, (a, b) in enumerate(zip(signatures, signatures[period:period * 4]))
-                 if a is not None and b is not None]
-        # Every sample of the epoch compared with itself an epoch later; once training has converged a pass
-        # may tell nothing (a zero loss), so one sample of the epoch may go unseen.
-        seen = len({k % period for k, _a, _b in pairs})
-        if len(pairs) >= 2 and seen >= (period - 1 if period >= 3 else period) \
-                and all(abs(a - b) <= 1e-3 * max(abs(a), abs(b), 1e-3) for _k, a, b in pairs):
-            return period
-    return None
 
 
 def _not_one_sample(ctx: Context) -> bool:
@@ -241,7 +184,7 @@ def initial_values(ctx: Context) -> list[Diagnosis]:
 
 
 def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
-    if not _complete(step, ctx.spec.param_names):
+    if not complete(step, ctx.spec.param_names):
         return None
     losses = [loss_and_grads(ctx.spec, step.params, x, y)[0] for x, y in zip(ctx.spec.x, ctx.spec.y)]
     return sum(losses) / len(losses)
@@ -257,7 +200,7 @@ def batch_updates(ctx: Context) -> list[Diagnosis]:
     start = ctx.filled(trace.steps[0])
     mean_loss = _batch_mean_loss(ctx, start)
     first = start.loss
-    one = _complete(start, spec.param_names) and first is not None and LOCAL.close(
+    one = complete(start, spec.param_names) and first is not None and LOCAL.close(
         first, loss_and_grads(spec, start.params, spec.x[0], spec.y[0])[0])
     summed = not one and mean_loss is not None and first is not None and (
         LOCAL.close(first, mean_loss) or LOCAL.close(first, mean_loss * spec.samples))
@@ -276,7 +219,7 @@ def _updates_only_at_epoch_ends(ctx: Context) -> bool:
     steps = ctx.steps()
     names = ctx.spec.param_names
     S = ctx.spec.samples
-    if len(steps) < 2 * S or not all(_complete(s, names) for s in steps):
+    if len(steps) < 2 * S or not all(complete(s, names) for s in steps):
         return False
     within = [k for k in range(len(steps) - 1) if k % S != S - 1]
     ends = [k for k in range(len(steps) - 1) if k % S == S - 1]
@@ -309,7 +252,7 @@ def data(ctx: Context) -> list[Diagnosis]:
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
                                         where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
     for k, step in enumerate(ctx.steps(2)):
-        if step.loss is None or not _complete(step, ctx.spec.param_names):
+        if step.loss is None or not complete(step, ctx.spec.param_names):
             continue
         x, y = ctx.sample(k)
         want = loss_and_grads(ctx.spec, step.params, x, y)[0]
@@ -363,7 +306,7 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
         return []
     local = []
     for k, step in enumerate(steps):
-        if not _complete(step, spec.param_names):
+        if not complete(step, spec.param_names):
             return []
         local.append(loss_and_grads(spec, step.params, *ctx.sample(k))[1])
     # The first pass starts from empty gradients: unless it has the spec's gradients (the model, the loss and
