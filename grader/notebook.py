@@ -18,6 +18,7 @@ the outputs of the graded run is a report (``grader/report/ipynb.py``).
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import warnings
@@ -31,6 +32,36 @@ _HELP = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython's help syntax:
 # grading (there it would grade itself, and its report files are not in the grading folder).
 _CHECKS = re.compile(r"^\s*(from\s+grader[\w.]*\s+import|import\s+grader\b)|[!%].*\bgrader\s+check\b|-m\s+grader\b"
                      r"|grader-reports", re.MULTILINE)
+
+
+def is_check_cell(source: str) -> bool:
+    """A cell that only checks the notebook or shows the grader's reports: every statement in it is about
+    the grader (imports of grader or IPython.display, a call of check(), a line that names the grader or
+    its reports).  A cell that also trains is run, whatever its comments say."""
+    if not _CHECKS.search(source):
+        return False
+    code, skipped, _run = transform_cell(source)
+    if any("grader" not in line for line in skipped):
+        return False
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    for statement in tree.body:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names = [statement.module or ""] if isinstance(statement, ast.ImportFrom) else [a.name for a in statement.names]
+            if all(n.split(".")[0] in ("grader", "IPython") for n in names):
+                continue
+            return False
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, (ast.Expr, ast.Assign)) and "grader" in ast.unparse(statement):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) \
+                and ast.unparse(statement.value.func) == "check":
+            continue
+        return False
+    return True
 
 
 class NotebookProblem(Exception):
@@ -128,7 +159,7 @@ def read_notebook(data: bytes) -> NotebookSource | str:
         if isinstance(source, list):
             source = "".join(source)
         source = str(source).replace("\r\n", "\n")
-        if _CHECKS.search(source):
+        if is_check_cell(source):
             cells.append(CodeCell(index=index, number=index + 1, source="", run=False, checks=True))
             continue
         code, skipped, run = transform_cell(source)

@@ -66,3 +66,27 @@ def test_skeleton_notebook_grades_like_the_skeleton_script(name, grading) -> Non
         (c.id, c.status, _normalise(c.message)) for c in script.checks
     ]
     assert nb.score == script.score == 0
+
+
+
+@pytest.mark.parametrize("source", [
+    'from grader.selfcheck import check\n\ncheck("hw.ipynb")',
+    "import grader.selfcheck\ngrader.selfcheck.check('hw.ipynb', lang='zh')",
+    "!grader check hw.ipynb",
+    "%run -m grader check hw.ipynb",
+    "from IPython.display import Markdown, display\ndisplay(Markdown(open('grader-reports/hw/report.md').read()))",
+])
+def test_a_cell_that_only_checks_is_not_run(source) -> None:
+    found = read_notebook(notebook(["x = 1", source]).encode())
+    assert [c.checks for c in found.cells] == [False, True] and not found.cells[1].run
+
+
+@pytest.mark.parametrize("source", [
+    "for epoch in range(100):  # compare with grader-reports/hw/report.md\n    l = 1",
+    "import torch  # then run grader check hw.ipynb\nw = torch.tensor([1.0])",
+    "!grader check hw.ipynb\nw = 1",
+    "from grader.selfcheck import check\n!pip install torch\ncheck('hw.ipynb')",
+])
+def test_a_cell_that_also_does_work_is_run_whatever_it_mentions(source) -> None:
+    cell = read_notebook(notebook(["x = 1", source]).encode()).cells[1]
+    assert not cell.checks and cell.run
