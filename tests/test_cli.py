@@ -243,3 +243,15 @@ def test_help_in_chinese_speaks_chinese_and_knows_notebooks(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["check", "--lang", "en", "--help"])
     assert "a .py or .ipynb file, or a folder of them" in capsys.readouterr().out
+
+
+def test_a_gbk_console_prints_the_summary_in_chinese(tmp_path) -> None:
+    """A Windows console in code page 936: the line names the file and says the result, no encoding error."""
+    path = tmp_path / "张三_作业.py"
+    path.write_text((ROOT / "solutions" / "backprop_linear.py").read_text(encoding="utf-8"), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--lang", "zh", "--out",
+                           str(tmp_path / "out"), "--format", "json"], capture_output=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONIOENCODING": "gbk"}, timeout=300)
+    assert done.returncode == 0, done.stderr.decode("gbk", "replace")
+    assert "张三_作业.py: 10/10 (backprop_linear)" in done.stdout.decode("gbk")
+    assert "隔离措施" in done.stderr.decode("gbk")
