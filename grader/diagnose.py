@@ -527,15 +527,21 @@ def _prediction(spec: Spec, probe: Probe) -> float:
 
 
 def _batch_loss(ctx: Context) -> str | None:
+    """The first backward() ran on the mean or the sum of every sample's loss (whatever the number of
+    epochs), and not on one sample's loss that happens to be as large."""
     steps = ctx.trace.steps
-    if not steps or steps[0].loss is None or ctx.trace.backward_count != ctx.spec.epochs:
+    if not steps or steps[0].loss is None:
         return None
-    mean = _batch_mean_loss(ctx, steps[0])
+    first = ctx.filled(steps[0])
+    mean = _batch_mean_loss(ctx, first)
     if mean is None:
         return None
-    if LOCAL.close(steps[0].loss, mean):
+    spec = ctx.spec
+    if LOCAL.close(first.loss, loss_and_grads(spec, first.params, spec.x[0], spec.y[0])[0]):
+        return None
+    if LOCAL.close(first.loss, mean):
         return _("the mean of the samples' losses")
-    if LOCAL.close(steps[0].loss, mean * ctx.spec.samples):
+    if LOCAL.close(first.loss, mean * spec.samples):
         return _("the sum of the samples' losses")
     return None
 
@@ -544,7 +550,9 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
     """The model is not the spec's: a parameter whose gradient is missing or not the model's, or a
     parameter of the student's that plays none of the spec's (a term the spec's model does not have)."""
     probes = [p for p in ctx.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
-    extra = [slot for slot in ctx.trace.slots if slot not in ctx.trace.roles]
+    # Slots that play no parameter are a term only when backward passes trained them (without any, the
+    # slots are every tensor the program made, and say nothing of its model).
+    extra = [slot for slot in ctx.trace.slots if slot not in ctx.trace.roles] if ctx.trace.steps else []
     if not (ctx.failed("forward") or (extra and ctx.failed("first_epoch_grads"))):
         return []
     if not probes and not extra:

@@ -12,7 +12,8 @@ signature; ``choose`` keeps the first way whose answers are the spec's, else the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from grader import callsites as cs
@@ -247,3 +248,50 @@ def choose(spec: Spec, plan: Plan, answers: Mapping[int, ProbeResult]) -> dict[s
         if pick is not None:
             chosen[role] = pick
     return chosen
+
+
+def remapped(spec: Spec, plan: Plan, answers: Mapping[int, ProbeResult]) -> Plan:
+    """The plan with the roles the forward calls show, when the passes could not show them (no backward
+    pass ran, or none fitted) and the names were taken at their word: a forward whose gradients are the
+    spec's derivatives with the slots in another order is that model under other names (``w2 * x**2 + w1 *
+    x``).  Each call's point is read again as the student's model saw it.  The plan as it is otherwise."""
+    if plan.roles.evidence == "gradients" or len(plan.roles.by_slot) < 2:
+        return plan
+    forward = [number for number, attempt in enumerate(plan.attempts) if attempt.role == "forward"]
+
+    def fits(candidate: Plan) -> bool:
+        """Each slot's gradient is the model's derivative for the parameter it would play: which slot
+        multiplies x**2, which x, is what roles are (a value off by a constant is another matter)."""
+        played = set(candidate.roles.by_slot.values())
+
+        def agrees(call: Call, answer: ProbeResult) -> bool:
+            got = grads_by_name(candidate, call, answer)
+            told = [(got[n], want) for n, want in expected(spec, call)[1].items() if n in played and got.get(n) is not None]
+            return answer.error is None and len(told) >= 2 and all(LOOSE.close(g, want) for g, want in told)
+
+        for number in forward:
+            answered = [(c, answers[c.wire.index]) for c in candidate.calls
+                        if c.attempt == number and c.wire.index in answers]
+            if answered and all(agrees(c, a) for c, a in answered):
+                return True
+        return False
+
+    if not forward or fits(plan):
+        return plan
+    slots = list(plan.roles.by_slot)
+    names = [plan.roles.by_slot[s] for s in slots]
+    for order in itertools.permutations(names):
+        if list(order) == names:
+            continue
+        renamed = dict(zip(names, order))  # the name a value was given under -> the name it plays
+        calls = tuple(replace(c, point=replace(c.point, params=_reordered(spec, {
+            renamed.get(n, n): v for n, v in c.point.params.items()}))) for c in plan.calls)
+        candidate = replace(plan, roles=Roles(dict(zip(slots, order)), "probes"), calls=calls)
+        if fits(candidate):
+            return candidate
+    return plan
+
+
+def _reordered(spec: Spec, params: Mapping[str, float]) -> dict[str, float]:
+    """The spec's order, as messages list parameters."""
+    return {n: params[n] for n in sorted(params, key=lambda n: spec.param_names.index(n) if n in spec.param_names else 99)}

@@ -336,6 +336,9 @@ def build_trace(
     """The Trace of a run: the graded kind of pass with the spec's names (``plan``: grader/plan.py), the
     chosen calls of the student's functions.  ``outcome``, when given (a timeout, a crash), overrides what
     the child said about how the program ended."""
+    from grader.plan import remapped  # here: plan reads grader.reference, which reads Step from here
+
+    plan = remapped(spec, plan, observed.answers)
     roles = dict(plan.roles.by_slot)
     kinds = observed.kinds
     steps = _steps_of(spec, kinds[plan.kind], roles) if plan.kind is not None else ()

@@ -152,6 +152,14 @@ CASES = [
     Case("quadratic_terms_swapped.py", diagnoses=(), origin="solutions/backprop_quadratic.py",
          edits=(("return w1 * x**2 + w2 * x + b", "return w1 * x + w2 * x**2 + b"),),
          notes=("`w2` plays w1, `w1` plays w2",), **all_pass()),
+    # No backward pass ever runs (the loop calls loss wrongly), so only the forward calls can tell the roles:
+    # w2 multiplies x**2 there.  The names are not charged; the missing bias is.
+    Case("quadratic_swapped_never_trained.py", origin="solutions/backprop_quadratic.py", diagnoses=("model_terms",),
+         edits=(("return w1 * x**2 + w2 * x + b", "return w2 * x**2 + w1 * x"), ("l = loss(x, y)", "l = loss(x)")),
+         notes=("`w2` plays w1, `w1` plays w2",),
+         **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
+                    runs=FAIL),
+         message={"forward": "with w1=", "loss": "with w1="}),
     Case("quadratic_bias_frozen.py", diagnoses=("param_not_updated",), origin="solutions/backprop_quadratic.py",
          edits=(("        for p in (w1, w2, b):\n            p.data", "        for p in (w1, w2):\n            p.data"),),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),

@@ -129,3 +129,11 @@ def test_a_never_reset_gradient_is_diagnosed_from_a_hand_made_trace() -> None:
     reset = next(d for d in found if d.id == "grad_not_reset")  # (the updates, made with the true gradients,
     assert reset.evidence == {"never_reset": ["w"], "reset_per_epoch": []}  # also look like another rate)
     assert "w: the gradient is never reset" in reset.message
+
+
+def test_tensors_of_a_program_that_never_trained_are_no_extra_term() -> None:
+    """Stopped before its first backward(): the tensors it made say nothing of its model."""
+    trace = dataclasses.replace(perfect(QUADRATIC), steps=(), slots=("learn_a[0, 0]", "learn_a[0, 1]"), roles={},
+                                probes=())
+    report = report_for(QUADRATIC, trace, "x.py")
+    assert "model_terms" not in [d.id for d in report.diagnoses]
