@@ -152,3 +152,12 @@ def test_without_the_jail_the_grader_still_cannot_be_fooled(tmp_path, monkeypatc
     assert reports["patch_internals"]["score"] == 10
     assert "look inside the grader" in reports["disarm_sandbox"]["error"]
     assert "write outside its folder" in reports["fool_paths"]["error"]
+
+
+def test_the_stand_in_list_cannot_flood_the_report(hostile) -> None:
+    """The list of modules stood in for is student territory: whatever it says, the note stays bounded."""
+    _, reports, _, _ = hostile
+    report = reports["absent_standin_abuse"]
+    assert report["score"] == 10
+    note = next(n for n in report["notes"] if n.startswith("Your program imports"))
+    assert len(note) < 3000 and "object" not in note
