@@ -268,7 +268,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _watch(args, jobs, specs, forced, out, files, on_done) -> int:
     """--watch: one file, graded now and after each save, by children of one warm process."""
     if len(jobs) != 1 or Path(args.paths[0]).is_dir():
-        raise UsageError(_("--watch grades one file: give one file, not {n}").format(n=len(jobs) or args.paths[0]))
+        raise UsageError(_("--watch grades one file: give the path of one .py or .ipynb file"))
     job = jobs[0]
 
     def regrade() -> None:
