@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from grader.check import FAIL, PASS, CheckResult, at_line, fmt, step_label
+from grader import static
 from grader.evidence import complete, one_sample_x, samples_per_epoch
 from grader.i18n import _, sentences
 from grader.protocol import visible
 from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
-from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Probe, Step, Trace
+from grader.trace import EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, UNREADABLE, Probe, Step, Trace
 
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
 
@@ -640,6 +641,47 @@ def no_backward(ctx: Context) -> list[Diagnosis]:
     )]
 
 
+def from_the_code(ctx: Context) -> list[Diagnosis]:
+    """A program that stopped before its first backward pass shows nothing to judge by; what its code says
+    plainly (the epochs of its training loop, the rate of its updates, the starting values) is named, and
+    said to be read from the code (grader/static.py)."""
+    trace, spec = ctx.trace, ctx.spec
+    if trace.backward_count or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
+        return []
+    filename = readable_name(ctx.submission.path.name)
+    cells = ctx.submission.cells
+    units = [(f"{filename}, cell {c.number}", c.source) for c in cells if c.run] if cells is not None \
+        else [(filename, ctx.submission.source)]
+    trees = static.parse(units)
+    if trees is None:
+        return []
+    said = _("Your program stopped before training, so this is read from its code:")
+    out = []
+    starts = static.starting_values(trees, spec.param_names)
+    other = {n: r for n, r in starts.items() if not LOCAL.close(r.value, spec.initial[n])}
+    if other:
+        first = next(iter(other.values()))
+        out.append(Diagnosis("initial_values", sentences(said, _("{said}{where}. Start from the values the assignment "
+                                                                 "gives.").format(
+            said=", ".join(_("{name} starts at {got} instead of {want}").format(name=n, got=fmt(r.value),
+                                                                                 want=fmt(spec.initial[n]))
+                           for n, r in other.items()), where=_at(first.unit, first.line, first.text))),
+            {"observed": {n: r.value for n, r in other.items()}, "read_from_code": True}, first.unit, first.line))
+    rate = static.learning_rate(trees)
+    if rate is not None and abs(rate.value - spec.learning_rate) > 1e-12:
+        out.append(Diagnosis("learning_rate", sentences(said, _("the updates use a learning rate of {rate:g}{where}; "
+                                                                "the assignment's is {lr:g}.").format(
+            rate=rate.value, where=_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
+            {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
+    loop = static.epochs(trees)
+    if loop is not None and loop.value != spec.epochs:
+        out.append(Diagnosis("epochs", sentences(said, _("the training loop runs {n:g} epochs{where}; the assignment "
+                                                         "asks for {epochs}.").format(
+            n=loop.value, where=_at(loop.unit, loop.line, loop.text), epochs=spec.epochs)),
+            {"epochs": loop.value, "expected": spec.epochs, "read_from_code": True}, loop.unit, loop.line))
+    return out
+
+
 def unexplained(ctx: Context) -> list[Diagnosis]:
     """The fallback when no detector fits: where the trace first departs from the reference."""
     if ctx.trace.outcome.status != FINISHED and not ctx.trace.steps:
@@ -672,6 +714,7 @@ DETECTORS: tuple[Detector, ...] = (
     learning_rate_and_sign,
     epochs,
     no_backward,
+    from_the_code,
 )
 
 

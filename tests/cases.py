@@ -160,6 +160,13 @@ CASES = [
          **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
                     runs=FAIL),
          message={"forward": "with w1=", "loss": "with w1="}),
+    # Stops at its first loss, before any backward pass: what the code says plainly is named, as read from it.
+    Case("quadratic_read_from_the_code.py", origin="solutions/backprop_quadratic.py",
+         diagnoses=("initial_values", "learning_rate", "epochs"),
+         edits=(("w1 = torch.tensor([1.0])", "w1 = torch.tensor([2.0])"), ("for epoch in range(100):", "for epoch in range(1000):"),
+                ("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.02 * p.grad.data"), ("l = loss(x, y)", "l = loss(x)")),
+         **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
+         message={}),
     Case("quadratic_bias_frozen.py", diagnoses=("param_not_updated",), origin="solutions/backprop_quadratic.py",
          edits=(("        for p in (w1, w2, b):\n            p.data", "        for p in (w1, w2):\n            p.data"),),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),

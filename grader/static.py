@@ -1,0 +1,136 @@
+"""What the code says when the run could not: the training loop's epochs, the learning rate and the starting
+values, read from the source of a program that stopped before its first backward pass (pure functions; the
+``ast`` module only).
+
+A teaching assistant reading ``for epoch in range(1000):`` names the epochs even when the program crashes at
+its first line; so does the kit, but only then: whenever backward passes ran, the diagnoses rest on what they
+did (grader/diagnose.py), never on the text.  Only plain literals are read (``range(1000)``, ``- 0.02 *
+w.grad``, ``w1 = torch.tensor([2.0])``): anything computed is left alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Read:
+    """One value read from the code, and where: the unit (file, or ``file, cell N``) and the line."""
+
+    value: float
+    unit: str
+    line: int
+    text: str
+
+
+def parse(units: Sequence[tuple[str, str]]) -> list[tuple[str, ast.Module]] | None:
+    """Each unit's tree; None when any unit does not parse (then nothing is read)."""
+    trees = []
+    for name, source in units:
+        try:
+            trees.append((name, ast.parse(source)))
+        except (SyntaxError, ValueError):
+            return None
+    return trees
+
+
+def _number(node: ast.AST) -> float | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _number(node.operand)
+        return -inner if inner is not None else None
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    return None
+
+
+def _calls_backward(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(node))
+
+
+def _range_count(loop: ast.For) -> float | None:
+    """N of ``for _ in range(N)`` or ``range(0, N)``."""
+    call = loop.iter
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"):
+        return None
+    args = [_number(a) for a in call.args]
+    if len(args) == 1:
+        return args[0]
+    if len(args) == 2 and args[0] == 0:
+        return args[1]
+    return None
+
+
+def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
+    """The count of the outermost ``for ... in range(N)`` around the backward() call, when there is one."""
+    found = []
+    for name, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.For) and _calls_backward(node) and _range_count(node) is not None:
+                found.append((name, node))
+    outer = [(name, loop) for name, loop in found
+             if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
+    if len(outer) != 1:
+        return None
+    name, loop = outer[0]
+    return Read(_range_count(loop), name, loop.lineno, f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:")
+
+
+def _rate_of(expression: ast.AST) -> float | None:
+    """c in ``p - c * p.grad`` or ``c * p.grad.data`` (either order), None for anything else."""
+    if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.Sub):
+        expression = expression.right
+    if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.Mult):
+        for constant, other in ((expression.left, expression.right), (expression.right, expression.left)):
+            if _number(constant) is not None and ".grad" in ast.unparse(other):
+                return _number(constant)
+    return None
+
+
+def learning_rate(trees: list[tuple[str, ast.Module]]) -> Read | None:
+    """The one literal rate of every update that reads a gradient (``w.data = w.data - 0.02 * w.grad.data``,
+    ``w -= 0.02 * w.grad``, ``SGD(..., lr=0.02)``); None when there is none or they differ."""
+    rates = []
+    for name, tree in trees:
+        for node in ast.walk(tree):
+            value = None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                value = _rate_of(node.value)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
+                value = _rate_of(node.value)
+            elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("SGD"):
+                value = next((_number(k.value) for k in node.keywords if k.arg == "lr"), None)
+            if value is not None:
+                rates.append(Read(value, name, node.lineno, ast.unparse(node)[:200]))
+    if not rates or len({r.value for r in rates}) != 1:
+        return None
+    return rates[0]
+
+
+_MAKERS = ("tensor", "Tensor", "FloatTensor", "Variable", "Parameter")
+
+
+def _start_value(node: ast.AST) -> float | None:
+    """v of ``torch.tensor([v])``, ``torch.Tensor([v])``, ``Variable(torch.Tensor([v]))``, ``torch.tensor(v)``."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in _MAKERS and node.args):
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Call):
+        return _start_value(first)
+    if isinstance(first, (ast.List, ast.Tuple)) and len(first.elts) == 1:
+        first = first.elts[0]
+    return _number(first)
+
+
+def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -> dict[str, Read]:
+    """The literal starting value of each parameter the code names as the spec does (its first assignment)."""
+    found: dict[str, Read] = {}
+    for unit, tree in trees:
+        for node in tree.body:  # the module level: where the skeleton makes them
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                target = node.targets[0].id
+                value = _start_value(node.value)
+                if target in names and target not in found and value is not None:
+                    found[target] = Read(value, unit, node.lineno, ast.unparse(node)[:200])
+    return found

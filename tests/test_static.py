@@ -1,0 +1,48 @@
+"""grader/static.py: the plain literals of a program that never trained: its epochs, its rate, its starts."""
+
+from __future__ import annotations
+
+from grader import static
+
+LECTURE_STYLE = """
+import torch
+w1 = torch.tensor([2.0])
+w2 = Variable(torch.Tensor([1.0]), requires_grad=True)
+b = torch.tensor(-0.5, requires_grad=True)
+for epoch in range(1000):
+    for x, y in zip(xs, ys):
+        l = loss(x, y)
+        l.backward()
+        w1.data = w1.data - 0.02 * w1.grad.data
+        w2 -= 0.02 * w2.grad
+"""
+
+
+def trees(*sources: str):
+    return static.parse([(f"hw.ipynb, cell {n}", s) for n, s in enumerate(sources, start=1)])
+
+
+def test_the_training_loop_rate_and_starts_are_read() -> None:
+    parsed = trees(LECTURE_STYLE)
+    loop = static.epochs(parsed)
+    assert loop.value == 1000 and loop.line == 6 and loop.text == "for epoch in range(1000):"
+    assert static.learning_rate(parsed).value == 0.02
+    starts = static.starting_values(parsed, ("w1", "w2", "b"))
+    assert {n: r.value for n, r in starts.items()} == {"w1": 2.0, "w2": 1.0, "b": -0.5}
+
+
+def test_what_is_not_a_plain_literal_is_left_alone() -> None:
+    parsed = trees("for epoch in range(n_epochs):\n    l.backward()\n", "w = torch.randn(1)\nw.data -= lr * w.grad\n")
+    assert static.epochs(parsed) is None and static.learning_rate(parsed) is None
+    assert static.starting_values(parsed, ("w",)) == {}
+
+
+def test_two_rates_or_two_training_loops_say_nothing() -> None:
+    two = trees("w.data = w.data - 0.01 * w.grad.data\nb.data = b.data - 0.02 * b.grad.data\n",
+                "for e in range(10):\n    l.backward()\n", "for e in range(20):\n    l.backward()\n")
+    assert static.learning_rate(two) is None and static.epochs(two) is None
+    assert static.learning_rate(trees("opt = torch.optim.SGD([w], lr=0.05)\n")).value == 0.05
+
+
+def test_code_that_does_not_parse_is_not_read() -> None:
+    assert static.parse([("hw.py", "print 'python 2'\n")]) is None
