@@ -13,7 +13,6 @@ one implies, and falls back on ``unexplained`` when none fits.
 
 from __future__ import annotations
 
-import ast
 import re
 import statistics
 from dataclasses import dataclass, field, replace
@@ -600,32 +599,20 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
     )]
 
 
-def _asks_for_gradients(node) -> bool:
-    """``l.backward()``, ``torch.autograd.backward(l)``, ``torch.autograd.grad(...)``, or ``backward`` imported."""
-    if isinstance(node, ast.Attribute):
-        return node.attr == "backward" or (node.attr == "grad" and isinstance(node.value, (ast.Attribute, ast.Name))
-                                           and ast.unparse(node.value).endswith("autograd"))
-    return isinstance(node, ast.Name) and node.id == "backward"
-
-
-def _calls_backward(submission: Submission) -> bool | None:
-    """Whether the code asks autograd for gradients anywhere; None when it does not parse."""
-    sources = [c.source for c in submission.cells if c.run] if submission.cells is not None else [submission.source]
-    found = False
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            return None
-        found = found or any(_asks_for_gradients(node) for node in ast.walk(tree))
-    return found
+def _units(submission: Submission) -> list[tuple[str, str]]:
+    """The code as units the way messages name them: the script, or each notebook cell that runs."""
+    filename = readable_name(submission.path.name)
+    if submission.cells is not None:
+        return [(f"{filename}, cell {c.number}", c.source) for c in submission.cells if c.run]
+    return [(filename, submission.source)]
 
 
 def no_backward(ctx: Context) -> list[Diagnosis]:
     """No backward pass ran because the code never asks for one: .grad stays None.  Only said when the
     program got past the parts still to write (a TODO's NotImplementedError stops it before training)."""
     trace, outcome = ctx.trace, ctx.trace.outcome
-    if trace.backward_count or _calls_backward(ctx.submission) is not False:
+    trees = static.parse(_units(ctx.submission))
+    if trace.backward_count or trees is None or static.asks_for_gradients(trees):
         return []
     empty_grad = outcome.status == EXCEPTION and outcome.exc_type in ("AttributeError", "TypeError") \
         and "None" in (outcome.message or "")
@@ -648,11 +635,7 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
     trace, spec = ctx.trace, ctx.spec
     if trace.backward_count or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
         return []
-    filename = readable_name(ctx.submission.path.name)
-    cells = ctx.submission.cells
-    units = [(f"{filename}, cell {c.number}", c.source) for c in cells if c.run] if cells is not None \
-        else [(filename, ctx.submission.source)]
-    trees = static.parse(units)
+    trees = static.parse(_units(ctx.submission))
     if trees is None:
         return []
     said = _("Your program stopped before training, so this is read from its code:")

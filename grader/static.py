@@ -45,6 +45,18 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
+def _asks(node: ast.AST) -> bool:
+    """``l.backward()``, ``torch.autograd.backward(l)``, ``torch.autograd.grad(...)``, or ``backward`` imported."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "backward" or (node.attr == "grad" and ast.unparse(node.value).endswith("autograd"))
+    return isinstance(node, ast.Name) and node.id == "backward"
+
+
+def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
+    """Whether the code asks autograd for gradients anywhere."""
+    return any(_asks(node) for _, tree in trees for node in ast.walk(tree))
+
+
 def _calls_backward(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(node))
 

@@ -46,3 +46,10 @@ def test_two_rates_or_two_training_loops_say_nothing() -> None:
 
 def test_code_that_does_not_parse_is_not_read() -> None:
     assert static.parse([("hw.py", "print 'python 2'\n")]) is None
+
+
+def test_a_request_for_gradients_is_seen_in_any_of_its_forms() -> None:
+    for code in ("l.backward()", "torch.autograd.backward(l)", "g = torch.autograd.grad(l, w)",
+                 "from torch.autograd import backward\nbackward(l)"):
+        assert static.asks_for_gradients(trees(code)), code
+    assert not static.asks_for_gradients(trees("l = loss(1, 2)\nprint(w.grad)"))
