@@ -45,7 +45,7 @@ TITLES = {
     "model_terms": N_("the model's terms differ"),
     "param_replaced": N_("a parameter replaced by a new tensor"),
     "grad_not_reset": N_("gradients not reset"),
-    "param_not_updated": N_("a parameter never updated"),
+    "param_not_updated": N_("a parameter not updated by its gradient"),
     "update_sign": N_("updates in the wrong direction"),
     "learning_rate": N_("another learning rate"),
     "epochs": N_("another number of epochs"),
@@ -271,7 +271,9 @@ def data(ctx: Context) -> list[Diagnosis]:
                 step=step_label(ctx.spec, k), got=fmt(step.loss), x=x, y=y, want=fmt(want),
                 xs=list(ctx.spec.x), ys=list(ctx.spec.y))
         file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
-        return [Diagnosis("data", message + _at(file, line, text), {"step": k + 1, "loss": step.loss, "expected": want},
+        if line:
+            message = sentences(message, _("Your data are set{where}.").format(where=_at(file, line, text)))
+        return [Diagnosis("data", message, {"step": k + 1, "loss": step.loss, "expected": want},
                          file, line)]
     return []
 
@@ -409,16 +411,37 @@ def param_not_updated(ctx: Context) -> list[Diagnosis]:
     )]
 
 
+def _steady(ratios: list[float]) -> bool:
+    """One rate at every step (a learning rate), not a step that follows something else than the gradient."""
+    middle = statistics.median(ratios)
+    return all(abs(r - middle) <= 0.01 * abs(middle) + 1e-9 for r in ratios)
+
+
 def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
+    """The rate of the updates (one rate at every step), its sign; and a parameter whose steps follow no
+    single rate of its own gradient (it is updated with another one's, or overwritten)."""
     lr = ctx.spec.learning_rate
-    estimates = {}
+    estimates, astray = {}, []
     for name in ctx.spec.param_names:
         ratios = _update_ratios(ctx, name)
         if ratios and len(ratios) >= 2:
-            estimates[name] = statistics.median(ratios)
-    if not estimates:
-        return []
+            if _steady(ratios):
+                estimates[name] = statistics.median(ratios)
+            else:
+                astray.append(name)
     out = []
+    if astray:
+        file, line, text = locate_any(ctx.submission, rf"\b{re.escape(astray[0])}(\.data)?\s*(=|-=|\+=).*grad",
+                                      rf"\b{re.escape(astray[0])}(\.data)?\s*(-=|\+=)")
+        out.append(Diagnosis(
+            "param_not_updated",
+            _("{names} is not updated by its own gradient: its steps are not one rate times -{first}.grad{where}. "
+              "Update each parameter with its own gradient: p.data = p.data - lr * p.grad.data.").format(
+                names=", ".join(astray), first=astray[0], where=_at(file, line, text)),
+            {"parameters": astray, "steps_follow_its_gradient": False}, file, line,
+        ))
+    if not estimates:
+        return out
     flipped = [n for n, r in estimates.items() if r < 0]
     if flipped:
         file, line, text = locate(ctx.submission, rf"{re.escape(flipped[0])}(\.data)?\s*(=.*\+|\+=)")
@@ -462,6 +485,10 @@ def epochs(ctx: Context) -> list[Diagnosis]:
         return []
     batch = bool(batch_updates(ctx))
     per = 1 if batch else samples_per_epoch(spec, ctx.trace.steps) or spec.samples
+    trees = static.parse(_units(ctx.submission))
+    literal = static.epochs(trees) if trees is not None else None
+    if literal is not None and literal.value >= 1 and count % int(literal.value) == 0:
+        per = count // int(literal.value)  # the code's own epoch loop agrees with the count: trust it
     run = count // per
     # A count that is no whole number of epochs says nothing, unless it is past the whole training (a pass
     # or two of something else beside many more epochs than the assignment's).

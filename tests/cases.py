@@ -167,6 +167,13 @@ CASES = [
                 ("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.02 * p.grad.data"), ("l = loss(x, y)", "l = loss(x)")),
          **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
          message={}),
+    Case("quadratic_bias_with_another_gradient.py", origin="solutions/backprop_quadratic.py",
+         diagnoses=("param_not_updated",),
+         edits=(("        for p in (w1, w2, b):\n            p.data = p.data - 0.01 * p.grad.data\n",
+                 "        w1.data = w1.data - 0.01 * w1.grad.data\n        w2.data = w2.data - 0.01 * w2.grad.data\n"
+                 "        b.data = b.data - 0.01 * w2.grad.data\n"),),
+         **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL),
+         message={}),
     Case("quadratic_bias_frozen.py", diagnoses=("param_not_updated",), origin="solutions/backprop_quadratic.py",
          edits=(("        for p in (w1, w2, b):\n            p.data", "        for p in (w1, w2):\n            p.data"),),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
