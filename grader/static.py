@@ -1,6 +1,6 @@
 """What the code says when the run could not: the training loop's epochs, the learning rate and the starting
-values, read from the source of a program that stopped before its first backward pass (pure functions; the
-``ast`` module only).
+values, read from the source of a program that stopped before its first backward pass (pure functions on
+``ast`` trees).
 
 A teaching assistant reading ``for epoch in range(1000):`` names the epochs even when the program crashes at
 its first line; so does the kit, but only then: whenever backward passes ran, the diagnoses rest on what they
@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from typing import Sequence
+
+from grader.protocol import visible  # the student's code, made safe to show
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
     if len(outer) != 1:
         return None
     name, loop = outer[0]
-    return Read(_range_count(loop), name, loop.lineno, f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:")
+    text = visible(f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:", 200)
+    return Read(_range_count(loop), name, loop.lineno, text)
 
 
 def _rate_of(expression: ast.AST) -> float | None:
@@ -114,7 +117,7 @@ def learning_rate(trees: list[tuple[str, ast.Module]]) -> Read | None:
             elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("SGD"):
                 value = next((_number(k.value) for k in node.keywords if k.arg == "lr"), None)
             if value is not None:
-                rates.append(Read(value, name, node.lineno, ast.unparse(node)[:200]))
+                rates.append(Read(value, name, node.lineno, visible(ast.unparse(node), 200)))
     if not rates or len({r.value for r in rates}) != 1:
         return None
     return rates[0]
@@ -144,5 +147,5 @@ def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -
                 target = node.targets[0].id
                 value = _start_value(node.value)
                 if target in names and target not in found and value is not None:
-                    found[target] = Read(value, unit, node.lineno, ast.unparse(node)[:200])
+                    found[target] = Read(value, unit, node.lineno, visible(ast.unparse(node), 200))
     return found
