@@ -411,6 +411,13 @@ def param_not_updated(ctx: Context) -> list[Diagnosis]:
     )]
 
 
+def _scaled_together(ratio_lists: list[list[float]]) -> bool:
+    """At each step, every parameter's rate is the same (one factor scales all the gradients)."""
+    if len({len(r) for r in ratio_lists}) != 1:
+        return False
+    return all(max(step) - min(step) <= 0.01 * max(abs(v) for v in step) + 1e-12 for step in zip(*ratio_lists))
+
+
 def _steady(ratios: list[float]) -> bool:
     """One rate at every step (a learning rate), not a step that follows something else than the gradient."""
     middle = statistics.median(ratios)
@@ -421,14 +428,20 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
     """The rate of the updates (one rate at every step), its sign; and a parameter whose steps follow no
     single rate of its own gradient (it is updated with another one's, or overwritten)."""
     lr = ctx.spec.learning_rate
-    estimates, astray = {}, []
+    estimates, astray, all_ratios = {}, [], {}
     for name in ctx.spec.param_names:
         ratios = _update_ratios(ctx, name)
         if ratios and len(ratios) >= 2:
+            all_ratios[name] = ratios
             if _steady(ratios):
                 estimates[name] = statistics.median(ratios)
             else:
                 astray.append(name)
+    if len(astray) >= 2 and len(astray) == len(all_ratios) and _scaled_together(list(all_ratios.values())):
+        # Every parameter's step is its own gradient times one factor that changes from step to step (the
+        # gradients clipped or normalised together): each is updated by its own gradient; the largest
+        # factor is the rate of an unclipped step.
+        estimates, astray = {name: max(ratios) for name, ratios in all_ratios.items()}, []
     out = []
     if astray:
         file, line, text = locate_any(ctx.submission, rf"\b{re.escape(astray[0])}(\.data)?\s*(=|-=|\+=).*grad",
@@ -487,8 +500,11 @@ def epochs(ctx: Context) -> list[Diagnosis]:
     per = 1 if batch else samples_per_epoch(spec, ctx.trace.steps) or spec.samples
     trees = static.parse(_units(ctx.submission))
     literal = static.epochs(trees) if trees is not None else None
-    if literal is not None and literal.value >= 1 and count % int(literal.value) == 0:
-        per = count // int(literal.value)  # the code's own epoch loop agrees with the count: trust it
+    if literal is not None and literal.value >= 1 and count % int(literal.value) == 0 \
+            and count // int(literal.value) >= 2:
+        # The code's own epoch loop agrees with the count, with several passes in each of its turns (a loop
+        # over the samples inside): trust it over a period read from passes a mistake may have blurred.
+        per = count // int(literal.value)
     run = count // per
     # A count that is no whole number of epochs says nothing, unless it is past the whole training (a pass
     # or two of something else beside many more epochs than the assignment's).

@@ -78,15 +78,15 @@ def _range_count(loop: ast.For) -> float | None:
 
 def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
     """The count of the outermost ``for ... in range(N)`` around the backward() call, when there is one."""
-    found = []
+    found = []  # every loop around a backward() call, of any kind (an epoch loop over range(n_epochs) too)
     for name, tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.For) and _calls_backward(node) and _range_count(node) is not None:
+            if isinstance(node, (ast.For, ast.While)) and _calls_backward(node):
                 found.append((name, node))
     outer = [(name, loop) for name, loop in found
              if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
-    if len(outer) != 1:
-        return None
+    if len(outer) != 1 or not isinstance(outer[0][1], ast.For) or _range_count(outer[0][1]) is None:
+        return None  # the outermost loop is not a plain range(N): its count is not in the text
     name, loop = outer[0]
     text = visible(f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:", 200)
     return Read(_range_count(loop), name, loop.lineno, text)

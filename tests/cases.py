@@ -174,6 +174,14 @@ CASES = [
                  "        b.data = b.data - 0.01 * w2.grad.data\n"),),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL),
          message={}),
+    # Gradients clipped together, and another rate: each parameter still follows its own gradient; the rate
+    # is read from the steps the clipping left alone.
+    Case("quadratic_clipped_other_rate.py", origin="solutions/backprop_quadratic.py", diagnoses=("learning_rate",),
+         edits=(("        l.backward()  # one pass fills w1.grad, w2.grad and b.grad\n",
+                 "        l.backward()  # one pass fills w1.grad, w2.grad and b.grad\n"
+                 "        torch.nn.utils.clip_grad_norm_([w1, w2, b], max_norm=5.0)\n"),
+                ("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.005 * p.grad.data")),
+         **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
     Case("quadratic_bias_frozen.py", diagnoses=("param_not_updated",), origin="solutions/backprop_quadratic.py",
          edits=(("        for p in (w1, w2, b):\n            p.data", "        for p in (w1, w2):\n            p.data"),),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),

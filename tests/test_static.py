@@ -53,3 +53,11 @@ def test_a_request_for_gradients_is_seen_in_any_of_its_forms() -> None:
                  "from torch.autograd import backward\nbackward(l)"):
         assert static.asks_for_gradients(trees(code)), code
     assert not static.asks_for_gradients(trees("l = loss(1, 2)\nprint(w.grad)"))
+
+
+def test_only_the_outermost_loop_counts_epochs() -> None:
+    """range(3) over the samples inside an epoch loop of unknown length says nothing of the epochs."""
+    inner = trees("for epoch in range(n_epochs):\n    for i in range(3):\n        l.backward()\n")
+    assert static.epochs(inner) is None
+    assert static.epochs(trees("while True:\n    for i in range(3):\n        l.backward()\n")) is None
+    assert static.epochs(trees("for epoch in range(50):\n    for i in range(3):\n        l.backward()\n")).value == 50
