@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from grader.i18n import _, sentences, tidy
+from grader.i18n import N_, _, sentences, tidy
 from grader.reference import Reference, expected_call, loss_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import (
@@ -89,11 +89,6 @@ def at_line(line: int | None, file: str | None = None) -> str:
 
 def _numbers(values: Mapping[str, float | None]) -> dict[str, Any]:
     return {k: encode_number(v) for k, v in values.items()}
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalog; translated where it is shown."""
-    return message
 
 
 # What the skeletons' unwritten parts raise (NotImplementedError("TODO 1: ...")), so a report in Chinese says

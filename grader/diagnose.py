@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 from grader.check import FAIL, PASS, CheckResult, at_line, fmt, step_label
 from grader import static
 from grader.evidence import complete, one_sample_x, samples_per_epoch
-from grader.i18n import _, sentences
+from grader.i18n import N_, _, sentences
 from grader.protocol import visible
 from grader.load import Submission, readable_name
 from grader.reference import loss_and_grads, model_and_grads
@@ -29,11 +30,6 @@ from grader.spec import Spec, Tolerance
 from grader.trace import EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, UNREADABLE, Probe, Step, Trace
 
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalog; translated where it is shown."""
-    return message
 
 
 # A few words for each diagnosis, for the console line and the notebook's check cell.
@@ -111,6 +107,18 @@ class Context:
             return step
         return replace(step, params={**step.params, **{n: 0.0 for n in unplayed}})
 
+    @cached_property
+    def trees(self):
+        """The code's syntax trees (grader/static.py), parsed once for every detector; None if it does not
+        parse."""
+        return static.parse(_units(self.submission))
+
+    @cached_property
+    def passes_per_epoch(self) -> int | None:
+        """samples_per_epoch of the student's passes, read once for every detector (it searches each pass's
+        sample)."""
+        return samples_per_epoch(self.spec, self.trace.steps)
+
     def sample(self, index: int) -> tuple[float, float]:
         i = index % self.spec.samples
         return self.spec.x[i], self.spec.y[i]
@@ -123,15 +131,18 @@ def _not_one_sample(ctx: Context) -> bool:
     return len(told) >= 2 and all(x is False for x in told)
 
 
+def _units(submission: Submission) -> list[tuple[str, str]]:
+    """The code as units the way messages name them: the script, or each notebook cell that runs."""
+    filename = readable_name(submission.path.name)
+    if submission.cells is not None:
+        return [(f"{filename}, cell {c.number}", c.source) for c in submission.cells if c.run]
+    return [(filename, submission.source)]
+
+
 def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
     """The first line of the student's code matching a regular expression: (file, line, text)."""
     regex = re.compile(pattern)
-    filename = readable_name(submission.path.name)
-    if submission.cells is not None:
-        units = [(f"{filename}, cell {c.number}", c.source) for c in submission.cells]
-    else:
-        units = [(filename, submission.source)]
-    for name, text in units:
+    for name, text in _units(submission):
         for number, line in enumerate(text.splitlines(), start=1):
             code = line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
             if regex.search(code) and code.strip():
@@ -244,7 +255,7 @@ def data(ctx: Context) -> list[Diagnosis]:
                 where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
-    per = samples_per_epoch(ctx.spec, ctx.trace.steps)
+    per = ctx.passes_per_epoch
     if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
         file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
         return [Diagnosis("data", _(
@@ -497,9 +508,8 @@ def epochs(ctx: Context) -> list[Diagnosis]:
     if status != FINISHED or count == 0 or count == spec.total_steps:
         return []
     batch = bool(batch_updates(ctx))
-    per = 1 if batch else samples_per_epoch(spec, ctx.trace.steps) or spec.samples
-    trees = static.parse(_units(ctx.submission))
-    literal = static.epochs(trees) if trees is not None else None
+    per = 1 if batch else ctx.passes_per_epoch or spec.samples
+    literal = static.epochs(ctx.trees) if ctx.trees is not None else None
     if literal is not None and literal.value >= 1 and count % int(literal.value) == 0 \
             and count // int(literal.value) >= 2:
         # The code's own epoch loop agrees with the count, with several passes in each of its turns (a loop
@@ -642,19 +652,11 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
     )]
 
 
-def _units(submission: Submission) -> list[tuple[str, str]]:
-    """The code as units the way messages name them: the script, or each notebook cell that runs."""
-    filename = readable_name(submission.path.name)
-    if submission.cells is not None:
-        return [(f"{filename}, cell {c.number}", c.source) for c in submission.cells if c.run]
-    return [(filename, submission.source)]
-
-
 def no_backward(ctx: Context) -> list[Diagnosis]:
     """No backward pass ran because the code never asks for one: .grad stays None.  Only said when the
     program got past the parts still to write (a TODO's NotImplementedError stops it before training)."""
     trace, outcome = ctx.trace, ctx.trace.outcome
-    trees = static.parse(_units(ctx.submission))
+    trees = ctx.trees
     if trace.backward_count or trees is None or static.asks_for_gradients(trees):
         return []
     empty_grad = outcome.status == EXCEPTION and outcome.exc_type in ("AttributeError", "TypeError") \
@@ -678,7 +680,7 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
     trace, spec = ctx.trace, ctx.spec
     if trace.backward_count or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
         return []
-    trees = static.parse(_units(ctx.submission))
+    trees = ctx.trees
     if trees is None:
         return []
     said = _("Your program stopped before training, so this is read from its code:")

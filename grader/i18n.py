@@ -35,6 +35,12 @@ def _(message: str) -> str:
     return _current()[1].gettext(message)
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalog where it is defined; ``_`` translates it where it is shown.  (The
+    child process keeps its own copy: it imports nothing of the parent's.)"""
+    return message
+
+
 def language() -> str:
     return _current()[0]
 

@@ -8,7 +8,7 @@ so it works whatever PATH Jupyter was started with), then shows in the notebook 
 what went wrong, in the student's language: HTML where the front end shows it, plain text otherwise (a
 terminal, a script).  The grader never runs this cell while grading (grader/notebook.py recognises it).
 
-Standard library only, and no torch: the grading itself happens in the child processes of the command.
+No torch here: the grading itself happens in the child processes of the command.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from html import escape
 from pathlib import Path
 
 from grader.i18n import _, default_language, using
-
-ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
-
+from grader.report.text import ICONS, html_inline  # the reports' own icons and code spans (numpy, no torch)
 
 @dataclass(frozen=True)
 class Outcome:
@@ -122,13 +120,6 @@ def as_text(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def _code(text: str) -> str:
-    """Escaped text with its `code spans` shown as code."""
-    parts = re.split(r"(`[^`]+`)", text)
-    return "".join(f"<code>{escape(p[1:-1])}</code>" if p.startswith("`") and p.endswith("`") and len(p) > 1
-                   else escape(p) for p in parts)
-
-
 def as_html(outcome: Outcome) -> str:
     """The check's result as an HTML fragment for the notebook (every string escaped: it holds student text)."""
     parts = ['<div style="border:1px solid #ced4da;border-radius:6px;padding:8px 12px;max-width:880px">',
@@ -142,16 +133,16 @@ def as_html(outcome: Outcome) -> str:
     parts.append(f'<p style="font-size:1.6em;font-weight:bold;color:{colour};margin:4px 0">'
                  f'{report["score"]:g} / {report["max_score"]:g}</p>')
     if report.get("error"):
-        parts.append(f'<p style="background:#fff3bf;padding:6px">{_code(str(report["error"]))}</p>')
+        parts.append(f'<p style="background:#fff3bf;padding:6px">{html_inline(str(report["error"]))}</p>')
     if report.get("diagnoses"):
         parts.append(f"<h4>{escape(_('What went wrong'))}</h4>")
         for d in report["diagnoses"]:
             parts.append(f'<p style="border-left:4px solid #d9480f;padding-left:8px"><b>{escape(str(d.get("title", d["id"])))}'
-                         f'</b> <code>{escape(str(d["id"]))}</code><br>{_code(str(d["message"]))}</p>')
+                         f'</b> <code>{escape(str(d["id"]))}</code><br>{html_inline(str(d["message"]))}</p>')
     parts.append("<table>")
     for check in report.get("checks", []):
         parts.append(f"<tr><td>{ICONS.get(check['status'], '?')}</td><td><code>{escape(str(check['id']))}</code></td>"
-                     f"<td>{check['points']:g}/{check['max_points']:g}</td><td>{_code(str(check['message']))}</td></tr>")
+                     f"<td>{check['points']:g}/{check['max_points']:g}</td><td>{html_inline(str(check['message']))}</td></tr>")
     parts.append("</table>")
     if outcome.html_report is not None:
         parts.append(f"<p>{escape(_('Full report: {path}').format(path=outcome.html_report))}</p>")
