@@ -59,9 +59,6 @@ def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
     return any(_asks(node) for _, tree in trees for node in ast.walk(tree))
 
 
-def _calls_backward(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(node))
-
 
 def _range_count(loop: ast.For) -> float | None:
     """N of ``for _ in range(N)`` or ``range(0, N)``."""
@@ -81,7 +78,7 @@ def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
     found = []  # every loop around a backward() call, of any kind (an epoch loop over range(n_epochs) too)
     for name, tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, (ast.For, ast.While)) and _calls_backward(node):
+            if isinstance(node, (ast.For, ast.While)) and any(_asks(n) for n in ast.walk(node)):
                 found.append((name, node))
     outer = [(name, loop) for name, loop in found
              if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
