@@ -24,7 +24,7 @@ from grader.i18n import LANGUAGES, _, default_language, language, set_language
 from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
 from grader.report.github import GitHubSink
 from grader.report.gradebook import write_gradebook
-from grader.run import ForkServerRunner, SubprocessRunner, has_file_isolation, survey_walls
+from grader.run import has_file_isolation, make_runner, survey_walls
 from grader.spec import all_specs, get_spec
 from grader.watch import watch
 
@@ -234,9 +234,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _watch(args, jobs, specs, forced, out, files, on_done)
     if sink is not None:
         sink.start()
-    # One file: a fresh Python for it.  More: a warm process that forks a child for each.
+    # One file: a fresh Python for it.  More: a warm process that forks a child for each, where it can.
     try:
-        with SubprocessRunner() if len(jobs) == 1 else ForkServerRunner() as runner:
+        with make_runner(warm=len(jobs) > 1) as runner:
             run = batch.run_batch(
                 jobs, specs, out, runner, forced=forced, formats=files, workers=args.jobs, resume=args.resume,
                 time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
@@ -280,7 +280,7 @@ def _watch(args, jobs, specs, forced, out, files, on_done) -> int:
         say(_("graded in {seconds:.2f} s; watching {path} for the next save (Ctrl+C to stop)").format(
             seconds=time.monotonic() - began, path=job.path), sys.stderr)
 
-    with ForkServerRunner() as runner:
+    with make_runner(warm=True) as runner:
         watch(job.path, regrade)
     return 0
 

@@ -1,11 +1,12 @@
 """Run one submission in a separate, limited process and bring back its Trace.
 
-``Runner`` is the interface the pipeline depends on.  ``SubprocessRunner`` starts a fresh Python for each
-submission (grader/child/main.py); ``ForkServerRunner`` forks each child from a warm process that imported
-torch once (grader/child/zygote.py).  Either way the child gets its ``ChildConfig`` over a private pipe and
-sends signed event frames over another (grader/protocol.py); its stdout and stderr are captured up to a
-cap; its whole process group is killed when the time is up.  Both runners are context managers: leaving
-the block stops whatever they keep running.
+``Runner`` is the interface the pipeline depends on; ``make_runner`` picks one for this system.  Two
+implement it: ``PortableRunner`` (grader/portable.py) starts a fresh Python for each submission, on
+Linux, macOS and Windows alike; ``ForkServerRunner`` (grader/forkserver.py, Linux) forks each child from a
+warm process that imported torch once.  Either way the child (grader/child/main.py) gets its
+``ChildConfig`` over a private pipe and sends signed event frames over another (grader/protocol.py); its
+stdout and stderr are captured up to a cap (``collect``); it is killed when the time is up.  Both runners
+are context managers: leaving the block stops whatever they keep running.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import selectors
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,27 +66,27 @@ class Runner:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: set[int] = set()  # process groups of the children running now
+        self._running: dict[object, Callable[[], None]] = {}  # how to kill each child running now
 
     def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
         raise NotImplementedError
 
-    def _started(self, group: int) -> None:
+    def _started(self, key: object, kill: Callable[[], None]) -> None:
         with self._lock:
-            self._running.add(group)
+            self._running[key] = kill
 
-    def _ended(self, group: int) -> None:
+    def _ended(self, key: object) -> None:
         with self._lock:
-            self._running.discard(group)
+            self._running.pop(key, None)
 
     def abort(self) -> None:
         """Kill every child running now (a batch that was told to stop); their runs end at once."""
         if not hasattr(self, "_lock"):  # a runner that keeps no children
             return
         with self._lock:
-            groups = list(self._running)
-        for group in groups:
-            _kill_group(group)
+            kills = list(self._running.values())
+        for kill in kills:
+            kill()
 
     def close(self) -> None:
         remove_left_behind()
@@ -263,23 +266,92 @@ def folder_bytes(path: str, most: int = 10_000) -> int:
     return total
 
 
-def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
-            handoff: Handoff | None = None) -> Collected:
-    """Read a child's stdout, stderr and events until all three close or time runs out (then ``kill()``).
+class SelectorStreams:
+    """A child's stdout, stderr and events pipes, read as they become readable (POSIX: pipes can be
+    selected on).  ``read(timeout)`` gives (name, bytes) pairs, ``b""`` once a pipe has closed; ``close``
+    closes the parent's ends."""
 
-    The student's clock starts when the child's Ready event arrives (torch imported), not before; the
-    calls to make after the run go to the child (``handoff``) when its Program event arrives, not before.  Where the
-    child's scratch folder is the parent's to see (no jail), its size is checked as it runs."""
+    def __init__(self, fds: dict[str, int]) -> None:
+        self.fds = fds
+        self.selector = selectors.DefaultSelector()
+        for name, fd in fds.items():
+            self.selector.register(fd, selectors.EVENT_READ, name)
+
+    def read(self, timeout: float) -> list[tuple[str, bytes]]:
+        got = []
+        for key, _mask in self.selector.select(timeout=timeout):
+            data = os.read(key.fd, 65536)
+            if not data:
+                self.selector.unregister(key.fd)
+            got.append((key.data, data))
+        return got
+
+    def close(self) -> None:
+        self.selector.close()
+        for fd in self.fds.values():
+            os.close(fd)
+
+
+class ThreadStreams:
+    """The same, each pipe read by a thread of its own: what works on every system (Windows cannot select
+    on pipes).  Each thread closes its pipe when the pipe ends; ``close``, after the child was killed, waits
+    for them a moment (a process the program left behind may hold a pipe open: its thread is left to end
+    when that process does)."""
+
+    def __init__(self, fds: dict[str, int]) -> None:
+        self.arrived: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._pump, args=(name, fd), daemon=True, name=f"grader-{name}")
+                        for name, fd in fds.items()]
+        for thread in self.threads:
+            thread.start()
+
+    def _pump(self, name: str, fd: int) -> None:
+        try:
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                self.arrived.put((name, data))
+                if not data:
+                    return
+        finally:
+            os.close(fd)
+
+    def read(self, timeout: float) -> list[tuple[str, bytes]]:
+        try:
+            got = [self.arrived.get(timeout=max(timeout, 0.0))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                got.append(self.arrived.get_nowait())
+            except queue.Empty:
+                return got
+
+    def close(self, wait: float = 0.5) -> None:
+        deadline = time.monotonic() + wait
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def collect(streams, config: ChildConfig, kill: Callable[[], None], handoff: Handoff | None = None,
+            on_ready: Callable[[], None] | None = None) -> Collected:
+    """Read a child's stdout, stderr and events (``streams``: SelectorStreams or ThreadStreams) until all
+    three close or time runs out (then ``kill()``).
+
+    The student's clock starts when the child's Ready event arrives (torch imported), not before; then
+    ``on_ready`` is called.  The calls to make after the run go to the child (``handoff``) when its Program
+    event arrives, not before.  Where the child's scratch folder is the parent's to see (no jail), its size
+    is checked as it runs."""
     out, err = Capture(), Capture()
     reader = protocol.FrameReader(bytes.fromhex(config.key))
+    sinks = {"out": out, "err": err, "events": reader}
     events: list = []
-    selector = selectors.DefaultSelector()
-    for fd, sink in ((out_fd, out), (err_fd, err), (events_fd, reader)):
-        selector.register(fd, selectors.EVENT_READ, sink)
     deadline = time.monotonic() + STARTUP_SECONDS
     ready = False
     outcome = None
-    open_streams = 3
+    open_streams = len(sinks)
     measured = time.monotonic()
     try:
         while open_streams:
@@ -297,29 +369,28 @@ def collect(out_fd: int, err_fd: int, events_fd: int, config: ChildConfig, kill,
                     if ready else _("the grader could not start within {seconds:g} s").format(seconds=STARTUP_SECONDS),
                 )
                 break
-            for key, _mask in selector.select(timeout=min(remaining, DISK_CHECK_SECONDS)):
-                data = os.read(key.fd, 65536)
+            for name, data in streams.read(min(remaining, DISK_CHECK_SECONDS)):
+                sink = sinks[name]
                 if not data:
-                    selector.unregister(key.fd)
                     open_streams -= 1
-                    if key.data is reader:
+                    if sink is reader:
                         events += reader.close()
                     continue
-                if key.data is reader:
+                if sink is reader:
                     arrived = reader.feed(data)
                     events += arrived
                     if not ready and any(isinstance(e, protocol.Ready) for e in arrived):
                         ready = True
                         deadline = time.monotonic() + hard_limit(config)
+                        if on_ready is not None:
+                            on_ready()
                     if handoff is not None and any(isinstance(e, protocol.Program) for e in arrived):
                         handoff.send(events)
                 else:
-                    key.data.add(data)
+                    sink.add(data)
     finally:
-        selector.close()
         kill()
-        for fd in (out_fd, err_fd, events_fd):
-            os.close(fd)
+        streams.close()
         if handoff is not None:
             handoff.close()
     return Collected(events, reader, out, err, outcome)
@@ -347,196 +418,19 @@ def finish_trace(spec: Spec, submission: Submission, collected: Collected, secon
                           stderr=collected.err.text(), seconds=seconds, notes=notes)
 
 
-class SubprocessRunner(Runner):
-    """One fresh ``python`` process per submission: what a single ``grader check file.py`` uses."""
+def make_runner(warm: bool = False) -> Runner:
+    """The runner for this system.  ``warm``: several submissions (a class, a watch), where a warm process
+    that forks each child pays torch's import once; that needs Linux (fork after torch is unsafe on macOS,
+    Windows has no fork).  Everywhere else, and when GRADER_RUNNER=portable, a fresh Python per submission."""
+    portable = os.environ.get("GRADER_RUNNER", "") == "portable" or not sys.platform.startswith("linux") \
+        or not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX")
+    if warm and not portable:
+        from grader.forkserver import ForkServerRunner
 
-    def __init__(self, python: str = sys.executable) -> None:
-        super().__init__()
-        self.python = python
+        return ForkServerRunner()
+    from grader.portable import PortableRunner
 
-    def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
-        with scratch_folder() as workdir:
-            config = make_config(submission, spec, probes, limits, workdir)
-            config_read, config_write = os.pipe()
-            events_read, events_write = os.pipe()
-            probes_read, probes_write = os.pipe()
-            argv = [self.python, "-I", "-B", "-c", _BOOTSTRAP.format(path=_package_parent()),
-                    str(config_read), str(events_write), str(probes_read)]
-            started = time.monotonic()
-            try:
-                process = subprocess.Popen(
-                    argv, cwd=workdir, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, pass_fds=(config_read, events_write, probes_read), start_new_session=True,
-                )
-            finally:
-                for fd in (config_read, events_write, probes_read):
-                    os.close(fd)
-            write_config(config_write, config)
-
-            def kill() -> None:
-                _kill_group(process.pid)
-                process.wait()
-
-            self._started(process.pid)
-            handoff = Handoff(probes_write, submission, spec, probes)
-            try:
-                collected = collect(os.dup(process.stdout.fileno()), os.dup(process.stderr.fileno()), events_read,
-                                    config, kill, handoff)
-            finally:
-                self._ended(process.pid)
-            process.stdout.close()
-            process.stderr.close()
-            return finish_trace(spec, submission, collected, time.monotonic() - started, process.returncode, handoff)
-
-
-class ForkServerRunner(Runner):
-    """A warm process that has imported torch and matplotlib once forks a fresh child per submission.
-
-    Each child is isolated as a ``SubprocessRunner`` child is (its own session, working folder, limits,
-    private pipes); only the start-up cost is shared.  Thread-safe: a batch runs several jobs at once.
-    If the warm process dies (a child may try to kill it), the next job starts a new one."""
-
-    def __init__(self, python: str = sys.executable) -> None:
-        super().__init__()
-        self.python = python
-        self.lock = threading.Lock()
-        self.server: _Zygote | None = None
-
-    def _zygote(self) -> "_Zygote":
-        with self.lock:
-            if self.server is None or not self.server.alive():
-                if self.server is not None:
-                    self.server.close()
-                self.server = _Zygote(self.python)
-            return self.server
-
-    def run(self, submission: Submission, spec: Spec, probes: Probes, limits: Limits) -> tr.Trace:
-        with scratch_folder() as workdir:
-            config = make_config(submission, spec, probes, limits, workdir)
-            started = time.monotonic()
-            zygote = self._zygote()
-            config_read, config_write = os.pipe()
-            out_read, out_write = os.pipe()
-            err_read, err_write = os.pipe()
-            events_read, events_write = os.pipe()
-            probes_read, probes_write = os.pipe()
-            try:
-                job, pid = zygote.fork((config_read, out_write, err_write, events_write, probes_read))
-            except OSError:
-                for fd in (config_write, out_read, err_read, events_read, probes_write):
-                    os.close(fd)
-                raise
-            finally:
-                for fd in (config_read, out_write, err_write, events_write, probes_read):
-                    os.close(fd)
-            write_config(config_write, config)
-            self._started(pid)
-            handoff = Handoff(probes_write, submission, spec, probes)
-            try:
-                collected = collect(out_read, err_read, events_read, config, lambda: _kill_group(pid), handoff)
-            finally:
-                self._ended(pid)
-            returncode = zygote.exit_code(job, timeout=5.0)
-            return finish_trace(spec, submission, collected, time.monotonic() - started, returncode, handoff)
-
-    def close(self) -> None:
-        with self.lock:
-            if self.server is not None:
-                self.server.close()
-                self.server = None
-        remove_left_behind()
-
-
-class _Zygote:
-    """The parent's end of the warm process: asks it for children, hears their pids and exit codes."""
-
-    def __init__(self, python: str) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        bootstrap = _BOOTSTRAP.format(path=_package_parent())
-        self.process = subprocess.Popen(
-            [python, "-I", "-B", "-c", bootstrap, "zygote", str(child.fileno())],
-            env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(child.fileno(),), start_new_session=True, cwd=tempfile.gettempdir(),
-        )
-        child.close()
-        self.sock = parent
-        self.send_lock = threading.Lock()
-        self.cond = threading.Condition()
-        self.pids: dict[int, int] = {}
-        self.exits: dict[int, int] = {}
-        self.next_job = 0
-        self.dead = False
-        self.sock.settimeout(STARTUP_SECONDS)
-        try:
-            ready = self._message(self.sock.recv(4096))
-        except OSError:
-            ready = None
-        if not isinstance(ready, protocol.ServerReady):
-            self.close()
-            raise OSError("the grader's warm process did not start")
-        self.sock.settimeout(None)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    @staticmethod
-    def _message(data: bytes):
-        if not data:
-            return None
-        try:
-            return protocol.decode_message(data)
-        except protocol.ProtocolError:
-            return None
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                data = b""
-            with self.cond:
-                if not data:
-                    self.dead = True
-                    self.cond.notify_all()
-                    return
-                message = self._message(data)
-                if isinstance(message, protocol.Forked):
-                    self.pids[message.job] = message.pid
-                elif isinstance(message, protocol.Exited):
-                    self.exits[message.job] = message.code
-                self.cond.notify_all()
-
-    def alive(self) -> bool:
-        return not self.dead and self.process.poll() is None
-
-    def fork(self, fds: tuple[int, ...]) -> tuple[int, int]:
-        with self.cond:
-            self.next_job += 1
-            job = self.next_job
-        with self.send_lock:
-            socket.send_fds(self.sock, [protocol.encode_message(protocol.ForkRequest(job))], list(fds))
-        with self.cond:
-            if not self.cond.wait_for(lambda: job in self.pids or self.dead, timeout=30):
-                raise OSError("the grader's warm process did not answer")
-            if job not in self.pids:
-                raise OSError("the grader's warm process died")
-            return job, self.pids.pop(job)
-
-    def exit_code(self, job: int, timeout: float) -> int | None:
-        with self.cond:
-            self.cond.wait_for(lambda: job in self.exits or self.dead, timeout=timeout)
-            return self.exits.pop(job, None)
-
-    def close(self) -> None:
-        self.dead = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        self.process.wait()
+    return PortableRunner()
 
 
 FILE_WALLS = ("filesystem", "landlock")  # either keeps a submission from other students' files
@@ -559,18 +453,16 @@ def _survey(python: str, jail: str, walls: str) -> tuple[str, ...]:
         found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         found = []
-    return tuple(dict.fromkeys(["limits", "audit"] + [w for w in found if w in protocol.ISOLATION_LAYERS]))
+    if os.name == "nt":
+        from grader.portable import job_objects
+
+        found += ["limits"] if job_objects() else []  # set by the parent there, around the child
+    found = [w for w in found if w in protocol.ISOLATION_LAYERS]
+    return tuple(dict.fromkeys([w for w in found if w == "limits"] + ["audit"] + found))
 
 
 def has_file_isolation(walls) -> bool:
     return any(w in walls for w in FILE_WALLS)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _death(returncode: int | None) -> str:

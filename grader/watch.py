@@ -2,8 +2,9 @@
 
 A save is seen by polling the file's modification time and size (the standard library only: no watcher
 service to install on a student's laptop, and an editor that saves by replacing the file is seen too).
-The caller keeps one warm process (grader/run.py ``ForkServerRunner``) for all the gradings, so a re-check
-costs about the student's training, not the import of torch.
+On Linux the caller keeps one warm process (grader/forkserver.py ``ForkServerRunner``) for all the
+gradings, so a re-check costs about the student's training, not the import of torch; elsewhere each
+re-check starts a fresh Python (grader/portable.py).
 """
 
 from __future__ import annotations

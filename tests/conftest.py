@@ -23,7 +23,8 @@ from grader.cli import main  # noqa: E402
 from grader.grade import Report, grade  # noqa: E402
 from grader.i18n import set_language, using  # noqa: E402
 from grader.load import load  # noqa: E402
-from grader.run import ForkServerRunner, SubprocessRunner  # noqa: E402
+from grader.forkserver import ForkServerRunner  # noqa: E402
+from grader.portable import PortableRunner  # noqa: E402
 from grader.spec import all_specs, get_spec  # noqa: E402
 
 BY_NAME = {c.name: c for c in CASES}
@@ -63,7 +64,7 @@ class Grading:
         forced = get_spec(case.assignment) if case.assignment else None
         submission = load(path, all_specs(), forced)
         self.submissions[case.name] = submission
-        runner = SubprocessRunner() if case.name in self.ON_SUBPROCESS else self.server
+        runner = PortableRunner() if case.name in self.ON_SUBPROCESS else self.server
         return grade(submission, get_spec(submission.assignment), runner, time_limit=case.timeout)
 
     def report(self, case: Case) -> Report:

@@ -294,6 +294,6 @@ def test_the_command_says_when_the_grader_failed(tmp_path, monkeypatch, capsys) 
 
     path = tmp_path / "bob.py"
     path.write_text((ROOT / "solutions" / "backprop_linear.py").read_text())
-    monkeypatch.setattr(cli, "SubprocessRunner", lambda: Failing("bob"))
+    monkeypatch.setattr(cli, "make_runner", lambda warm=False: Failing("bob"))
     assert main(["check", str(path), "--out", str(tmp_path / "out")]) == 4
     assert "could not grade it" in (tmp_path / "out" / "bob" / "report.md").read_text(encoding="utf-8")

@@ -19,7 +19,10 @@ from grader.load import Submission
 from grader.notebook import CodeCell
 from grader.plan import Point
 from grader.protocol import ChildConfig
-from grader.run import Capture, Collected, ForkServerRunner, Limits, Probes, SubprocessRunner, collect, finish_trace
+from grader import forkserver
+from grader.forkserver import ForkServerRunner
+from grader.portable import PortableRunner
+from grader.run import Capture, Collected, Limits, Probes, SelectorStreams, ThreadStreams, collect, finish_trace
 from grader.trace import CRASHED, EXCEPTION, FINISHED, TAMPERED, TIMEOUT, Outcome
 
 KEY = "ab" * 32
@@ -109,6 +112,12 @@ def frame(sequence: int, *events) -> bytes:
     return protocol.frame(bytes.fromhex(KEY), sequence, [protocol.encode(protocol.event_json(e)) for e in events])
 
 
+@pytest.fixture(params=[SelectorStreams, ThreadStreams], ids=["selector", "threads"])
+def streams(request):
+    """Both ways of reading a child's pipes: selecting on them (POSIX), a thread each (every system)."""
+    return request.param
+
+
 class FakeChild:
     """Three real pipes as a child's stdout, stderr and events; what the child writes is scripted as
     (delay in seconds, stream, bytes) and written by a thread, which closes all three at the end, unless
@@ -137,61 +146,61 @@ class FakeChild:
     def kill(self) -> None:
         self.killed += 1
 
-    def collect(self, cfg: ChildConfig) -> Collected:
+    def collect(self, kind, cfg: ChildConfig) -> Collected:
         try:
-            return collect(self.pipes["out"][0], self.pipes["err"][0], self.pipes["events"][0], cfg, self.kill)
+            return collect(kind({name: pipe[0] for name, pipe in self.pipes.items()}), cfg, self.kill)
         finally:
             self.thread.join(5)
             self.close()
 
 
-def test_collect_reads_events_and_output_until_the_pipes_close() -> None:
+def test_collect_reads_events_and_output_until_the_pipes_close(streams) -> None:
     child = FakeChild([(0, "out", b"printed\n"), (0, "events", frame(0, protocol.Ready(), protocol.ExtraSteps(2))),
                        (0, "err", b"warned\n"),
                        (0, "events", frame(1, protocol.Ended(FINISHED), protocol.Done()).rstrip(b"\n"))])
-    got = child.collect(config())
+    got = child.collect(streams, config())
     assert [e.KIND for e in got.events] == ["ready", "extra_steps", "outcome", "done"]  # the last at close
     assert got.out.text() == "printed\n" and got.err.text() == "warned\n"
     assert got.outcome is None and got.reader.foreign == 0 and child.killed == 1
 
 
-def test_a_child_that_never_gets_ready_could_not_start(monkeypatch) -> None:
+def test_a_child_that_never_gets_ready_could_not_start(streams, monkeypatch) -> None:
     monkeypatch.setattr(run, "STARTUP_SECONDS", 0.3)
     child = FakeChild(close=False)
     started = time.monotonic()
-    got = child.collect(config(time_limit=60.0))
+    got = child.collect(streams, config(time_limit=60.0))
     assert time.monotonic() - started < 5
     assert got.outcome == Outcome(TIMEOUT, "the grader could not start within 0.3 s")
     assert got.events == [] and child.killed == 1
 
 
-def test_a_ready_child_that_stays_silent_times_out_at_the_hard_limit(monkeypatch) -> None:
+def test_a_ready_child_that_stays_silent_times_out_at_the_hard_limit(streams, monkeypatch) -> None:
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
     monkeypatch.setattr(run, "hard_limit", lambda cfg, functions=6: 0.4)
     child = FakeChild([(0, "events", frame(0, protocol.Ready()))], close=False)
     started = time.monotonic()
-    got = child.collect(config())
+    got = child.collect(streams, config())
     assert 0.3 < time.monotonic() - started < 5
     assert got.outcome == Outcome(TIMEOUT, "the program did not finish within 0.4 s and was stopped")
     assert [e.KIND for e in got.events] == ["ready"] and child.killed == 1
 
 
-def test_the_students_clock_starts_at_ready(monkeypatch) -> None:
+def test_the_students_clock_starts_at_ready(streams, monkeypatch) -> None:
     """A slow start (importing torch on a busy machine) is not charged to the student: the hard limit
     counts from Ready."""
     monkeypatch.setattr(run, "STARTUP_SECONDS", 30.0)
     monkeypatch.setattr(run, "hard_limit", lambda cfg, functions=6: 0.6)
     child = FakeChild([(0.9, "events", frame(0, protocol.Ready())),
                        (0.3, "events", frame(1, protocol.Ended(FINISHED), protocol.Done()))])
-    got = child.collect(config())
+    got = child.collect(streams, config())
     assert got.outcome is None
     assert [e.KIND for e in got.events] == ["ready", "outcome", "done"]
 
 
-def test_the_time_limit_message_in_chinese(monkeypatch) -> None:
+def test_the_time_limit_message_in_chinese(streams, monkeypatch) -> None:
     monkeypatch.setattr(run, "STARTUP_SECONDS", 0.2)
     with using("zh"):
-        got = FakeChild(close=False).collect(config())
+        got = FakeChild(close=False).collect(streams, config())
     assert got.outcome.message == "评分器未能在 0.2 秒内启动"
 
 
@@ -289,13 +298,13 @@ class FakeZygote:
 @pytest.fixture
 def fake_zygote(monkeypatch):
     FakeZygote.started = []
-    monkeypatch.setattr(run, "_Zygote", FakeZygote)
+    monkeypatch.setattr(forkserver, "_Zygote", FakeZygote)
     return FakeZygote.started
 
 
 def test_both_runners_are_context_managers() -> None:
-    with SubprocessRunner() as runner:
-        assert isinstance(runner, SubprocessRunner)
+    with PortableRunner() as runner:
+        assert isinstance(runner, PortableRunner)
     with ForkServerRunner() as runner:
         assert isinstance(runner, ForkServerRunner)
 
@@ -383,7 +392,7 @@ def test_the_calls_reach_the_child_only_once_it_has_said_what_its_program_traine
     thread = threading.Thread(target=child)
     thread.start()
     handoff = run.Handoff(probes_write, SUBMISSION, LINEAR, Probes(POINTS))
-    got = collect(out[0], err[0], events[0], config(), lambda: None, handoff)
+    got = collect(ThreadStreams({"out": out[0], "err": err[0], "events": events[0]}), config(), lambda: None, handoff)
     thread.join(5)
     os.close(probes_read)
     assert seen["while running"] == [] and seen["after it ended"] == []  # nothing to read before Program

@@ -14,7 +14,7 @@ from grader.grade import grade
 from grader.load import load
 from grader.reference import reference_trace
 from grader.report import html, markdown
-from grader.run import SubprocessRunner
+from grader.portable import PortableRunner
 from grader.plan import attempts_for
 from grader.spec import all_specs, get_spec, load_spec
 
@@ -126,7 +126,7 @@ def test_a_third_assignment_needs_only_a_spec_file(tmp_path) -> None:
     student.write_text(AFFINE_STUDENT)
     submission = load(student, specs)
     assert submission.assignment == "backprop_affine"
-    report = grade(submission, spec, SubprocessRunner())
+    report = grade(submission, spec, PortableRunner())
     assert report.score == 7, [c.message for c in report.checks]
 
 

@@ -33,9 +33,13 @@ import builtins as _real_builtins
 __builtins__ = dict(vars(_real_builtins))  # noqa: A001 - every function below resolves builtins here
 
 import _thread  # noqa: E402
-import posix  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
+
+try:  # the C functions behind os, taken from the module that holds them: posix, or nt on Windows
+    import posix as _system  # noqa: E402
+except ImportError:
+    import nt as _system  # noqa: E402
 
 from grader import protocol as _protocol  # noqa: E402
 
@@ -48,7 +52,8 @@ _MAX_SLOTS, _MAX_FUNCTIONS = _protocol.MAX_SLOTS, _protocol.MAX_FUNCTIONS
 _CHILD_ENDINGS = tuple(_protocol.CHILD_ENDINGS)
 _FINISHED, _TIMEOUT, _EXCEPTION = _protocol.FINISHED, _protocol.TIMEOUT, _protocol.EXCEPTION
 _allocate_lock = _thread.allocate_lock
-_write, _read, _close, _set_blocking = posix.write, posix.read, posix.close, posix.set_blocking
+_write, _read, _close = _system.write, _system.read, _system.close
+_set_blocking = getattr(_system, "set_blocking", None)  # Windows pipes: only from Python 3.12
 _monotonic = time.monotonic
 _ModuleType, _FunctionType, _GetSet = types.ModuleType, types.FunctionType, types.GetSetDescriptorType
 _module_dict = types.ModuleType.__dict__["__dict__"].__get__  # not module.__dict__: __class__ can be changed
@@ -101,7 +106,7 @@ def plain(value, depth: int = 0):
 
 
 def basename(path: str) -> str:
-    return path.rpartition("/")[2] if type(path) is str else ""
+    return path.replace("\\", "/").rpartition("/")[2] if type(path) is str else ""
 
 
 class Channel:
@@ -681,7 +686,8 @@ class Prober:
             return
         self.fd = None
         try:
-            _set_blocking(fd, True)  # student code may have made it non-blocking
+            if _set_blocking is not None:
+                _set_blocking(fd, True)  # student code may have made it non-blocking
             while True:
                 chunk = _read(fd, 65536)
                 if not chunk:

@@ -115,8 +115,9 @@ def _capability(sealed, tools):
         result = (value, pending)
 
 
+_UNCATCHABLE = {getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)}  # not on Windows
 _TOOLS = (_signal.getsignal, _signal.signal, _signal.SIG_IGN, signal.default_int_handler,
-          tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)),
+          tuple(int(s) for s in signal.valid_signals() if s not in _UNCATCHABLE),
           sys.gettrace, sys.getprofile, gc.isenabled, gc.disable, gc.enable, gc.get_debug, gc.DEBUG_SAVEALL,
           _thread.get_ident, _thread.get_ident())  # imported in the main thread (a fork keeps its id)
 

@@ -7,11 +7,14 @@ nothing else (see boundary.py).  How each unit of code ended is described here a
 
 from __future__ import annotations
 
+import _thread
 import ast
 import linecache
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 
 from grader.child import absent, ipython, pyplot
@@ -23,10 +26,61 @@ PROBE_SECONDS = 2.0  # each hidden call of the student's functions after the run
 TIMED_OUT = f"it did not return within {PROBE_SECONDS:g} s"
 # The time limit is SIGALRM handled by signal.default_int_handler, which raises KeyboardInterrupt (a
 # BaseException, so `except Exception` in student code does not swallow it).  A builtin, unlike a Python
-# function, cannot be changed by student code, and it may run anywhere, even inside the observer.
+# function, cannot be changed by student code, and it may run anywhere, even inside the observer.  Where
+# there is no SIGALRM (Windows), a thread interrupts the main thread the same way (``Watchdog``); either
+# way the parent's own clock is the wall.
 TIME_LIMIT = KeyboardInterrupt
 REAL_BACKWARD: list = [None]  # torch.autograd.backward as torch defines it (set before student code runs)
 _MISSING = object()
+
+
+class Alarm:
+    """The time limit as SIGALRM: ``arm(seconds)`` (0 disarms); ``install`` puts the handler back."""
+
+    @staticmethod
+    def install() -> None:
+        signal.signal(signal.SIGALRM, signal.default_int_handler)
+
+    @staticmethod
+    def arm(seconds: float) -> None:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+class Watchdog:
+    """The time limit without SIGALRM: a thread, started once before student code runs, that interrupts
+    the main thread (``_thread.interrupt_main``: SIGINT's handler, which raises KeyboardInterrupt) when
+    the deadline set by ``arm`` has passed."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadline = None
+        threading.Thread(target=self._watch, name="grader-time-limit", daemon=True).start()
+
+    @staticmethod
+    def install() -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def arm(self, seconds: float) -> None:
+        with self._cond:
+            self._deadline = time.monotonic() + seconds if seconds > 0 else None
+            self._cond.notify()
+
+    def _watch(self) -> None:
+        while True:
+            with self._cond:
+                while self._deadline is None or time.monotonic() < self._deadline:
+                    wait = None if self._deadline is None else self._deadline - time.monotonic()
+                    self._cond.wait(wait)
+                self._deadline = None
+            _thread.interrupt_main()
+
+
+def make_alarm():
+    """The time limit this system allows (call before the audit hook: the watchdog starts a thread)."""
+    return Alarm() if hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM") else Watchdog()
+
+
+ALARM: list = [None]  # set by main.prepare
 
 
 def one_line(exc: BaseException) -> str:
@@ -96,7 +150,7 @@ def run_unit(unit: dict, namespace: dict, filenames, limit: float) -> tuple[dict
 
 def guarded(function, args):
     """Call student code with a short time limit: (result, error text or None)."""
-    signal.setitimer(signal.ITIMER_REAL, PROBE_SECONDS)
+    ALARM[0].arm(PROBE_SECONDS)
     try:
         return function(*args), None
     except TIME_LIMIT:
@@ -107,7 +161,7 @@ def guarded(function, args):
         except BaseException:  # noqa: BLE001 - an exception whose str() itself fails
             return None, "the call failed"
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        ALARM[0].arm(0)
 
 
 def restore(space: dict, saved: dict) -> None:
@@ -137,7 +191,7 @@ def drive(caps: Caps) -> None:
         ipython.install(namespace, sys)
     finder = absent.install()
     run_program(caps, units, namespace, filenames, limit, finder)
-    signal.signal(signal.SIGALRM, signal.default_int_handler)  # in case the program replaced it
+    ALARM[0].install()  # in case the program replaced the handler
     call_functions(caps, namespace)
     pyplot.snapshot(caps)
     use(caps.finish)
@@ -145,8 +199,8 @@ def drive(caps: Caps) -> None:
 
 def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: float, finder=None) -> None:
     """The script, or the cells one after another until one fails, within the time limit."""
-    signal.signal(signal.SIGALRM, signal.default_int_handler)
-    signal.setitimer(signal.ITIMER_REAL, limit)
+    ALARM[0].install()
+    ALARM[0].arm(limit)
     between_units = False
     try:
         for index, unit in enumerate(units):
@@ -165,7 +219,7 @@ def run_program(caps: Caps, units: list, namespace: dict, filenames, limit: floa
     except TIME_LIMIT:  # between cells
         between_units = True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        ALARM[0].arm(0)
     use(caps.end_run, between_units, absent.stood_in(finder) if finder is not None else ())
 
 

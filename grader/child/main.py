@@ -1,10 +1,10 @@
 """The child process: set up the observer and the sandbox, run one submission, never return.
 
-Started by grader/run.py, either as a fresh Python (``python -I -B -c BOOTSTRAP CONFIG_FD EVENTS_FD
-PROBES_FD``) or forked by the warm process (zygote.py).  It reads its ``ChildConfig`` from one private pipe,
-then closes it before student code starts; it writes signed event frames to another (grader/protocol.py);
-the hidden probe points arrive on a third once the program has ended.  Student
-stdout and stderr go to the parent's capture, never mixed with the events.
+Started as a fresh Python by grader/portable.py (``python -I -B -c BOOTSTRAP CONFIG EVENTS PROBES``, each
+a descriptor, or on Windows ``handle:N``), or forked by the warm process (zygote.py, grader/forkserver.py).
+It reads its ``ChildConfig`` from one private pipe, then closes it before student code starts; it writes
+signed event frames to another (grader/protocol.py); the hidden probe points arrive on a third once the
+program has ended.  Student stdout and stderr go to the parent's capture, never mixed with the events.
 """
 
 from __future__ import annotations
@@ -153,17 +153,18 @@ def guard_exit() -> None:
                 pass
         _REAL_EXIT(status)
 
-    import posix
-
-    os._exit = posix._exit = exit_now
+    os._exit = exit_now
+    system = sys.modules.get("posix") or sys.modules.get("nt")  # where os took _exit from
+    if system is not None:
+        system._exit = exit_now
 
 
 def isolate(config: ChildConfig, roots: tuple[str, ...]) -> list[str]:
     """Limits for this process, its jail, and the kernel's walls around it; the layers in place."""
     if not _NETWORK_ISOLATED[0]:
         _NETWORK_ISOLATED[0] = isolate_network()
-    limit_resources(memory_mb=config.memory_mb, cpu_seconds=config.time_limit + 30, file_mb=config.file_mb)
-    layers = ["limits", "audit"] + (["network"] if _NETWORK_ISOLATED[0] else [])
+    limited = limit_resources(memory_mb=config.memory_mb, cpu_seconds=config.time_limit + 30, file_mb=config.file_mb)
+    layers = (["limits"] if limited else []) + ["audit"] + (["network"] if _NETWORK_ISOLATED[0] else [])
     if config.jail:
         try:
             layers += jail(config.workdir, tuple(r for r in roots if not r.startswith(("/proc", "/sys", "/dev"))),
@@ -209,6 +210,7 @@ def prepare(config: ChildConfig, events_fd: int, probes_fd: int | None) -> Caps:
     pyplot.install()
     os.chdir(config.workdir)
     sys.path[:] = [config.workdir] + [p for p in sys.path if p != config.bootstrap_path]
+    execute.ALARM[0] = execute.make_alarm()  # before the walls: a watchdog is a thread
     layers = isolate(config, roots)
     out_of_reach()
     sys.addaudithook(hook)
@@ -256,5 +258,17 @@ def main(argv: list[str]) -> None:
 
         serve(int(argv[1]))
         return
-    config_fd, events_fd, probes_fd = int(argv[0]), int(argv[1]), int(argv[2])
+    config_fd = descriptor(argv[0], os.O_RDONLY)
+    events_fd = descriptor(argv[1], os.O_WRONLY)
+    probes_fd = descriptor(argv[2], os.O_RDONLY)
     run_job(read_all(config_fd), events_fd, probes_fd)
+
+
+def descriptor(arg: str, flags: int) -> int:
+    """A pipe end the parent handed over: a file descriptor, or on Windows an inherited handle
+    (``handle:N``, see grader/portable.py ``hand_over``), opened here as a binary descriptor."""
+    if arg.startswith("handle:"):
+        import msvcrt
+
+        return msvcrt.open_osfhandle(int(arg[len("handle:"):]), flags | getattr(os, "O_BINARY", 0))
+    return int(arg)

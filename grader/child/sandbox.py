@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import os
-import resource
 import signal
 import site
 import sys
@@ -126,8 +125,12 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
     off or fool one, and student code that sees the hook's frame (from a ``__fspath__`` it calls, a signal
     handler) finds only immutable values.  What it cannot see: a file swapped between its check and the
     open by a second thread (the jail is the wall for files)."""
-    workdir = os.path.realpath(workdir)
-    roots = tuple(roots)
+    # On Windows paths are resolved by a Python function (a tripwire only there, as the reports say); here the
+    # hook resolves them itself with C functions, so no function student code could change is called.
+    windows = _windows_resolver() if os.name == "nt" else None
+    sep, null = os.sep, os.devnull
+    workdir = windows(workdir) if windows else os.path.realpath(workdir)
+    roots = tuple(windows(r) for r in roots) if windows else tuple(roots)
     own = (workdir,)
     readable = own + roots
     pid = os.getpid()
@@ -136,9 +139,8 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
     write_flags = WRITE_FLAGS
     max_threads = MAX_THREADS
     violation = SandboxViolation
-    import posix
-
-    lstat, readlink, getcwd, fspath, getpid = posix.lstat, posix.readlink, posix.getcwd, posix.fspath, posix.getpid
+    fspath, getpid, getcwd, lstat = os.fspath, os.getpid, os.getcwd, os.lstat  # C functions, bound now
+    readlink = getattr(os, "readlink", None)
     get_ident, encoding, os_error = threading.get_ident, sys.getfilesystemencoding(), OSError
     file_type, symlink = 0o170000, 0o120000
     pathlike = (str, bytes, os.PathLike)
@@ -212,41 +214,43 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
             path = fspath(path)
             if is_instance(path, bytes):
                 path = path.decode(encoding, "surrogateescape")
-            if path == "/dev/null":
+            if path == null:
                 continue
-            # The real path, resolved here with lstat and readlink (os.path.realpath could be changed).
-            todo = ((path if path.startswith("/") else getcwd() + "/" + path).split("/"))[::-1]
-            real, hops = "", 0
-            while todo:
-                part = todo.pop()
-                if part == "" or part == ".":
-                    continue
-                if part == "..":
-                    real = real.rpartition("/")[0]
-                    continue
-                candidate = real + "/" + part
-                try:
-                    mode = lstat(candidate).st_mode
-                except os_error:
-                    mode = 0
-                if mode & file_type == symlink and hops < 40:
-                    hops += 1
-                    try:
-                        target = readlink(candidate)
-                    except os_error:
-                        real = candidate
+            if windows is not None:
+                real = windows(path)
+            else:  # the real path, resolved here with lstat and readlink (os.path.realpath could be changed)
+                todo = ((path if path.startswith("/") else getcwd() + "/" + path).split("/"))[::-1]
+                real, hops = "", 0
+                while todo:
+                    part = todo.pop()
+                    if part == "" or part == ".":
                         continue
-                    if target.startswith("/"):
-                        real = ""
-                    todo.extend(target.split("/")[::-1])
-                    continue
-                real = candidate
-            real = real or "/"
-            within = any_(real == root or real.startswith(root.rstrip("/") + "/") for root in where)
+                    if part == "..":
+                        real = real.rpartition("/")[0]
+                        continue
+                    candidate = real + "/" + part
+                    try:
+                        mode = lstat(candidate).st_mode
+                    except os_error:
+                        mode = 0
+                    if mode & file_type == symlink and hops < 40:
+                        hops += 1
+                        try:
+                            target = readlink(candidate)
+                        except os_error:
+                            real = candidate
+                            continue
+                        if target.startswith("/"):
+                            real = ""
+                        todo.extend(target.split("/")[::-1])
+                        continue
+                    real = candidate
+                real = real or "/"
+            within = any_(real == root or real.startswith(root.rstrip(sep) + sep) for root in where)
             if within != inside:
                 refusal = (phrase, path)
                 break
-            if folders_outside and not any_(real == root or real.startswith(root + "/") for root in own):
+            if folders_outside and not any_(real == root or real.startswith(root + sep) for root in own):
                 try:
                     is_folder = lstat(real).st_mode & file_type == directory
                 except os_error:
@@ -271,6 +275,41 @@ def make_hook(workdir: str, roots: tuple[str, ...]):
         return attempts
 
     return hook, Control(activate, observing, refused)
+
+
+def _windows_resolver(getcwd=None, final_path=None):
+    """The audit hook's path resolution on Windows: the longest existing head of the path resolved by the
+    system (``nt._getfinalpathname`` follows links and junctions), the rest appended, all in one case.  A
+    tripwire only (ntpath is Python code student code could change); Linux's walls are not on Windows, and
+    the reports say so.  ``getcwd`` and ``final_path`` stand in for nt's in tests."""
+    import ntpath
+
+    if getcwd is None:
+        import nt
+
+        getcwd, final_path = nt.getcwd, nt._getfinalpathname
+    isabs, join, normpath, normcase, split, os_error = (
+        ntpath.isabs, ntpath.join, ntpath.normpath, ntpath.normcase, ntpath.split, OSError)
+
+    def resolve(path: str) -> str:
+        head, rest = normpath(path if isabs(path) else join(getcwd(), path)), []
+        while True:
+            try:
+                real = final_path(head)
+                break
+            except (os_error, ValueError):
+                head, part = split(head)
+                if not part:
+                    real = head
+                    break
+                rest.append(part)
+        if real.startswith("\\\\?\\UNC\\"):
+            real = "\\\\" + real[8:]
+        elif real.startswith("\\\\?\\"):
+            real = real[4:]
+        return normcase(join(real, *reversed(rest)))
+
+    return resolve
 
 
 def isolate_network() -> bool:
@@ -407,9 +446,7 @@ def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> tuple[st
         _drop_capabilities(libc)
         return ("filesystem", "network")
     try:
-        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-        most = JAIL_PROCESSES if hard == resource.RLIM_INFINITY else min(JAIL_PROCESSES, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
+        limit_processes()
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
@@ -418,8 +455,25 @@ def jail(workdir: str, readable: tuple[str, ...], disk_mb: int = 64) -> tuple[st
     return ("filesystem", "user")
 
 
-def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> None:
-    """Memory on top of what the process already holds (torch), CPU seconds, file size; no core files."""
+def limit_processes() -> None:
+    """At most JAIL_PROCESSES threads and processes for the jail's user (no limit without ``resource``:
+    seccomp refuses new processes anyway)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    most = JAIL_PROCESSES if hard == resource.RLIM_INFINITY else min(JAIL_PROCESSES, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
+
+
+def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> bool:
+    """Memory on top of what the process already holds (torch), CPU seconds, file size; no core files.
+    False where the system has no such limits (Windows: there the parent puts the child in a job object)."""
+    try:
+        import resource
+    except ImportError:
+        return False
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
             held = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmData:"))
@@ -440,3 +494,4 @@ def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> None:
         except (ValueError, OSError):
             pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error, not a kill
+    return True

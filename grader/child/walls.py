@@ -181,13 +181,20 @@ def seccomp(pid: int) -> bool:
 def survey(jail: bool = True, walls: bool = True) -> list[str]:
     """The walls a child would get here, tried in a throw-away process (a namespace, once made, is for
     good): "filesystem" (a jail: as root, or in a user namespace), "user" (as root), "network",
-    "landlock", "seccomp".  ``jail``/``walls``: whether the grader is set to use them at all."""
+    "landlock", "seccomp"; "limits" where the system has resource limits.  ``jail``/``walls``: whether the
+    grader is set to use them at all."""
     found = []
+    try:
+        import resource  # noqa: F401 - POSIX only: Windows has none (the parent uses a job object there)
+
+        found.append("limits")
+    except ImportError:
+        pass
     if walls and landlock_abi() >= 1:
         found.append("landlock")
     if walls and _seccomp is not None and sys.platform.startswith("linux"):
         found.append("seccomp")
-    if not jail or not sys.platform.startswith("linux"):
+    if not jail or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return found
     read, write = os.pipe()
     pid = os.fork()
