@@ -279,6 +279,7 @@ def test_report_folders_are_unique_and_the_same_on_every_run(tmp_path) -> None:
     assert folders[4] == "_.."  # never the parent folder
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on Windows")
 def test_resume_reads_only_regular_files(tmp_path) -> None:
     folder = tmp_path / "amy"
     folder.mkdir()

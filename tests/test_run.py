@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -112,9 +113,14 @@ def frame(sequence: int, *events) -> bytes:
     return protocol.frame(bytes.fromhex(KEY), sequence, [protocol.encode(protocol.event_json(e)) for e in events])
 
 
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+
+
 @pytest.fixture(params=[SelectorStreams, ThreadStreams], ids=["selector", "threads"])
 def streams(request):
     """Both ways of reading a child's pipes: selecting on them (POSIX), a thread each (every system)."""
+    if request.param is SelectorStreams and os.name != "posix":
+        pytest.skip("Windows cannot select on pipes")
     return request.param
 
 
@@ -305,16 +311,20 @@ def fake_zygote(monkeypatch):
 def test_both_runners_are_context_managers() -> None:
     with PortableRunner() as runner:
         assert isinstance(runner, PortableRunner)
+    if not sys.platform.startswith("linux"):
+        return
     with ForkServerRunner() as runner:
         assert isinstance(runner, ForkServerRunner)
 
 
+@linux_only
 def test_a_fork_server_that_was_never_used_starts_no_process(fake_zygote) -> None:
     with ForkServerRunner() as runner:
         pass
     assert runner.server is None and fake_zygote == []
 
 
+@linux_only
 def test_leaving_the_block_closes_the_warm_process(fake_zygote) -> None:
     with ForkServerRunner() as runner:
         first = runner._zygote()
@@ -322,6 +332,7 @@ def test_leaving_the_block_closes_the_warm_process(fake_zygote) -> None:
     assert runner.server is None and first.closed and len(fake_zygote) == 1
 
 
+@linux_only
 def test_a_dead_warm_process_is_replaced(fake_zygote) -> None:
     with ForkServerRunner() as runner:
         first = runner._zygote()
@@ -330,6 +341,7 @@ def test_a_dead_warm_process_is_replaced(fake_zygote) -> None:
     assert second is not first and first.closed and second.closed
 
 
+@linux_only
 def test_a_real_warm_process_is_gone_after_the_block() -> None:
     with ForkServerRunner() as runner:
         process = runner._zygote().process

@@ -477,8 +477,9 @@ def limit_resources(memory_mb: int, cpu_seconds: float, file_mb: int) -> bool:
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
             held = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmData:"))
-    except (OSError, StopIteration, ValueError):
-        held = 0
+    except (OSError, StopIteration, ValueError):  # no /proc (macOS): the peak resident size, in bytes there
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        held = peak if sys.platform == "darwin" else peak * 1024
     settings = (
         (resource.RLIMIT_DATA, held + memory_mb * 1024 * 1024),
         (resource.RLIMIT_CPU, int(cpu_seconds) + 1),
