@@ -99,7 +99,7 @@ class Context:
     def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
         """The first epochs' steps, a parameter no slot of the student's plays at 0 (their model lacks that
         term: the spec's model with it at 0 is theirs)."""
-        return tuple(self.filled(step) for step in self.trace.steps[: epochs * self.spec.samples])
+        return tuple(self.filled(step) for step in self.trace.steps[: epochs * self.samples])
 
     def filled(self, step: Step) -> Step:
         unplayed = [n for n in self.spec.param_names if self.trace.roles and self.trace.slot_of(n) is None]
@@ -119,9 +119,42 @@ class Context:
         sample)."""
         return samples_per_epoch(self.spec, self.trace.steps)
 
+    @cached_property
+    def data(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The samples the student trained on: the assignment's, unless the passes show others that the
+        code lists (two literal lists of one length whose samples, taken in order, give every pass's loss
+        at the student's parameters over two epochs).  Never taken from the code alone."""
+        spec = self.spec
+        own = (tuple(spec.x), tuple(spec.y))
+        if self._fits(*own) or self.trees is None:
+            return own
+        lists = static.number_lists(self.trees)
+        for xs in lists:
+            for ys in lists:
+                if xs is not ys and len(xs) == len(ys) and self._fits(xs, ys):
+                    return xs, ys
+        return own
+
+    def _fits(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
+        n, checked = len(xs), 0
+        for k, step in enumerate(self.trace.steps[: 2 * n]):
+            step = self.filled(step)
+            if step.loss is None or not complete(step, self.spec.param_names):
+                continue
+            if not LOCAL.close(step.loss, loss_and_grads(self.spec, step.params, xs[k % n], ys[k % n])[0]):
+                return False
+            checked += 1
+        return checked >= n + 1
+
+    @property
+    def samples(self) -> int:
+        """How many samples an epoch of the student's training has (see ``data``)."""
+        return len(self.data[0])
+
     def sample(self, index: int) -> tuple[float, float]:
-        i = index % self.spec.samples
-        return self.spec.x[i], self.spec.y[i]
+        """The sample of the student's pass ``index`` (see ``data``)."""
+        xs, ys = self.data
+        return xs[index % len(xs)], ys[index % len(ys)]
 
 
 def _not_one_sample(ctx: Context) -> bool:
@@ -253,8 +286,7 @@ def data(ctx: Context) -> list[Diagnosis]:
             "{mean} on average: the training data differ from the assignment's{where}.").format(
                 got=fmt(step.loss), xs=list(ctx.spec.x), ys=list(ctx.spec.y), mean=fmt(mean),
                 where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
-    if not (ctx.passed("forward") and ctx.passed("loss")):
-        return []
+    # How many samples an epoch goes through is read from the passes alone, whatever the model and the loss.
     per = ctx.passes_per_epoch
     if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
         file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
@@ -262,10 +294,12 @@ def data(ctx: Context) -> list[Diagnosis]:
             "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
                                         where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
+    if not (ctx.passed("forward") and ctx.passed("loss")):
+        return []
     for k, step in enumerate(ctx.steps(2)):
         if step.loss is None or not complete(step, ctx.spec.param_names):
             continue
-        x, y = ctx.sample(k)
+        x, y = ctx.spec.x[k % ctx.spec.samples], ctx.spec.y[k % ctx.spec.samples]
         want = loss_and_grads(ctx.spec, step.params, x, y)[0]
         if LOCAL.close(step.loss, want):
             continue
@@ -336,7 +370,7 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
         total, epoch_total = 0.0, 0.0
         fits_never = fits_epoch = True
         for k in range(len(steps)):
-            if k % spec.samples == 0:
+            if k % ctx.samples == 0:
                 epoch_total = 0.0
             total += local[k][name]
             epoch_total += local[k][name]
@@ -612,7 +646,7 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
         return []
     names = ctx.spec.param_names
     expected = [model_and_grads(ctx.spec, p.params, p.x)[1] for p in probes]
-    findings, evidence = [], {}
+    findings, evidence, constants = [], {}, []
     if extra:
         findings.append(_("Your model has {slots}, which plays none of the assignment's parameters: a term the "
                           "assignment's model does not have.").format(slots=", ".join(f"`{s}`" for s in extra)))
@@ -622,6 +656,10 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
         if all(LOCAL.close(o, e[name]) for o, e in zip(observed, expected)):
             continue
         if all(o is None or o == 0.0 for o in observed):
+            constant = _held_constant(ctx, probes, name)
+            if constant is not None:
+                constants.append((name, constant))
+                continue
             findings.append(_("{name} does not take part in your model (its gradient is 0 or empty).").format(name=name))
             evidence[name] = "missing"
             continue
@@ -641,15 +679,40 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
             findings.append(_("{name}'s gradient at x={x:g} is {got}, expected {want}.").format(
                 name=name, x=p.x, got=fmt(p.grads.get(name)), want=fmt(e[name])))
             evidence[name] = "different"
-    if not findings:
-        return []
     file, line, text = locate(ctx.submission, r"^\s*return\b")
-    return [Diagnosis(
-        "model_terms",
-        sentences(_("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text,
-                                                                         where=_at(file, line, text)), *findings),
-        evidence, file, line,
-    )]
+    found = [Diagnosis(
+        "param_not_updated",
+        sentences(
+            _("In your model {name} is the plain number {value}, not a tensor autograd trains: it keeps that value "
+              "for the whole training{where}.").format(name=name, value=repr(value), where=_at(file, line, text)),
+            _("Make it like the others (torch.tensor([{value}], requires_grad=True)) and update it after each "
+              "backward().").format(value=repr(value))),
+        {"parameters": [name], "constant": value}, file, line) for name, value in constants]
+    if findings:
+        found.insert(0, Diagnosis(
+            "model_terms",
+            sentences(_("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text,
+                                                                             where=_at(file, line, text)), *findings),
+            evidence, file, line,
+        ))
+    return found
+
+
+def _held_constant(ctx: Context, probes, name: str) -> float | None:
+    """The value a parameter with no gradient is held at in the student's model, when the answers of forward
+    at the hidden points are the assignment's model with that parameter at one constant (``b = 1.0``, a plain
+    number); None when they are not, or when the constant is 0 (the term is missing)."""
+    values = []
+    for p in probes:
+        at_zero, grads = model_and_grads(ctx.spec, {**p.params, name: 0.0}, p.x)
+        if abs(grads[name]) < 1e-6:
+            continue
+        values.append((p.value - at_zero) / grads[name])
+    if len(values) < 3 or abs(values[0]) < 1e-6:
+        return None
+    if all(abs(v - values[0]) <= 1e-4 * max(1.0, abs(values[0])) for v in values):
+        return float(round(values[0], 6))
+    return None
 
 
 def no_backward(ctx: Context) -> list[Diagnosis]:

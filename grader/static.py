@@ -146,3 +146,34 @@ def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -
                 if target in names and target not in found and value is not None:
                     found[target] = Read(value, unit, node.lineno, visible(ast.unparse(node), 200))
     return found
+
+
+def _numbers(node: ast.AST) -> tuple[float, ...] | None:
+    """The numbers of a literal list or tuple (``[1.0, 2.0]``, or a column ``[[1.0], [2.0]]``); None if any
+    element is not a plain number."""
+    if not isinstance(node, (ast.List, ast.Tuple)) or len(node.elts) < 2:
+        return None
+    values = []
+    for element in node.elts:
+        if isinstance(element, (ast.List, ast.Tuple)) and len(element.elts) == 1:
+            element = element.elts[0]
+        value = _number(element)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def number_lists(trees: list[tuple[str, ast.Module]], most: int = 24) -> list[tuple[float, ...]]:
+    """Every literal list of two or more plain numbers in the code, outermost first, without repeats (at
+    most ``most``): the candidates for the data the program trains on, which the diagnoses
+    accept only where the backward passes confirm them."""
+    found: dict[tuple[float, ...], None] = {}
+    for _unit, tree in trees:
+        for node in ast.walk(tree):
+            values = _numbers(node)
+            if values is not None:
+                found.setdefault(values)
+                if len(found) >= most:
+                    return list(found)
+    return list(found)

@@ -8,6 +8,7 @@ import dataclasses
 import inspect
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 from builders import LINEAR, QUADRATIC, perfect, report_for, results
@@ -137,3 +138,21 @@ def test_tensors_of_a_program_that_never_trained_are_no_extra_term() -> None:
                                 probes=())
     report = report_for(QUADRATIC, trace, "x.py")
     assert "model_terms" not in [d.id for d in report.diagnoses]
+
+
+def test_the_students_own_data_are_used_only_when_the_passes_confirm_them() -> None:
+    """A program trained on other data that its code lists: the detectors take its samples (so its sums of
+    gradients can be read); numbers in the code that the passes do not confirm are never taken."""
+    other = dataclasses.replace(QUADRATIC, y=(3.0, 5.0, 7.0))
+    trace = perfect(other)
+    checks = {c.id: c for c in results(QUADRATIC, trace).values()}
+
+    def context(source: str) -> Context:
+        return Context(QUADRATIC, trace, checks, Submission(Path("hw.py"), "hw.py", source, QUADRATIC.name))
+
+    listed = "x_data = [1.0, 2.0, 3.0]\ny_data = [3.0, 5.0, 7.0]\n"
+    assert context(listed).data == ((1.0, 2.0, 3.0), (3.0, 5.0, 7.0))
+    assert context(listed).sample(4) == (2.0, 5.0)
+    unconfirmed = "x_data = [1.0, 2.0, 3.0]\ny_data = [3.0, 5.0, 7.5]\n"
+    assert context(unconfirmed).data == (QUADRATIC.x, QUADRATIC.y)
+    assert context(listed + "this is not python (").data == (QUADRATIC.x, QUADRATIC.y)

@@ -61,3 +61,9 @@ def test_only_the_outermost_loop_counts_epochs() -> None:
     assert static.epochs(inner) is None
     assert static.epochs(trees("while True:\n    for i in range(3):\n        l.backward()\n")) is None
     assert static.epochs(trees("for epoch in range(50):\n    for i in range(3):\n        l.backward()\n")).value == 50
+
+
+def test_number_lists_are_the_literal_lists_of_numbers() -> None:
+    parsed = trees("x_data = [1.0, 2.0, 3.0]\ny_data = torch.tensor([[4.0], [3.0], [-0.5]])\nw = [1.0]\n"
+                   "names = ['a', 'b']\nmixed = [1.0, n]\nagain = (1.0, 2.0, 3.0)\n")
+    assert static.number_lists(parsed) == [(1.0, 2.0, 3.0), (4.0, 3.0, -0.5)]  # one number, names, repeats: no
