@@ -31,7 +31,7 @@ from grader.load import SOURCE_SUFFIXES, Submission, load, readable_name
 from grader.protocol import visible
 from grader.report import atomic_write, atomic_write_all, failure, write_reports
 from grader.run import Runner
-from grader.spec import Spec, get_spec
+from grader.spec import Spec, find_spec
 from grader.trace import FINISHED, TIMEOUT
 
 ENTRY = "entry.json"
@@ -271,10 +271,10 @@ def report_folders(bases: Sequence[str], paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _failure(job: Job, submission: Submission, out: Path, name: str, fp: str, exc: BaseException) -> JobResult:
+def _failure(job: Job, submission: Submission, spec: Spec, out: Path, name: str, fp: str,
+             exc: BaseException) -> JobResult:
     """What is recorded when grading, parsing or reporting one submission raised: an entry saying why, and
     a report if one can still be written."""
-    spec = get_spec(submission.assignment)
     reason = visible(f"{type(exc).__name__}: {exc}", 500)
     entry = failed_entry(job, submission, spec, name, fp, reason)
     folder, shown = out / name, None
@@ -339,7 +339,8 @@ def run_batch(
 
     def one(job: Job, submission: Submission, folder: str, fp: str) -> JobResult:
         try:
-            report = grade(submission, get_spec(submission.assignment), runner, time_limit=time_limit, seed=seed)
+            report = grade(submission, find_spec(submission.assignment, specs), runner, time_limit=time_limit,
+                           seed=seed)
             if stop.is_set():
                 return JobResult(None, job=job, interrupted=True)
             written = write_reports(report, out / folder, formats)
@@ -351,7 +352,7 @@ def run_batch(
         except Exception as exc:  # noqa: BLE001 - one submission's trouble never ends the batch
             if stop.is_set():
                 return JobResult(None, job=job, interrupted=True)
-            return _failure(job, submission, out, folder, fp, exc)
+            return _failure(job, submission, find_spec(submission.assignment, specs), out, folder, fp, exc)
 
     # ``workers`` children run at once; twice as many threads, so that one writing its reports (waiting
     # for the disk) never keeps a child from starting.

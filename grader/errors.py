@@ -23,7 +23,8 @@ class UsageError(GraderError):
 
 
 class SpecError(GraderError):
-    """An assignment spec in grader/specs/ is malformed: a bug of the kit, not of the student."""
+    """An assignment spec is malformed (the kit's in grader/specs/, or an instructor's own): never the
+    student's doing.  The message names the file and the field."""
 
     exit_code = 3
 

@@ -1,6 +1,7 @@
 """Assignment specs: what an assignment asks, how close is close enough, and what each check is worth.
 
-Each assignment is one TOML file in ``grader/specs/``; this module reads them into frozen dataclasses.
+Each assignment is one TOML file: the kit's in ``grader/specs/``, an instructor's own anywhere (``grader check
+--spec FILE_OR_FOLDER``, or $GRADER_SPECS); this module reads them into frozen dataclasses.
 A spec says the model and the loss, the parameters and the data, the names of the functions students
 write, the training regime, and which of the grader's checks it uses (``grader.check.CHECKS``, the one
 list of checks) with their points and tolerances.  Adding an assignment means adding a file there (plus a
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import keyword
 import math
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,6 +121,11 @@ class Spec:
         return self.total_steps * 4 + 100
 
     @property
+    def in_kit(self) -> bool:
+        """Whether this is one of the kit's own assignments (grader/specs/), not an instructor's."""
+        return self.source.resolve().parent == SPEC_DIR.resolve()
+
+    @property
     def max_score(self) -> float:
         return sum(check.points for check in self.checks)
 
@@ -138,8 +145,14 @@ def _require(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
         raise SpecError(f"{where}: missing key {key!r}")
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise SpecError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        wanted = " or ".join(_KIND_WORDS.get(k, k.__name__) for k in kinds)
+        raise SpecError(f"{where}: {key!r} should be {wanted}, not {value!r}")
     return value
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "text in quotes", list: "a list [...]",
+               dict: "a table"}
 
 
 def _pair(value: Any, where: str) -> tuple[float, float]:
@@ -301,9 +314,37 @@ def all_specs(directory: Path = SPEC_DIR) -> tuple[Spec, ...]:
 
 
 def get_spec(name: str, directory: Path = SPEC_DIR) -> Spec:
-    specs = all_specs(directory)
+    return find_spec(name, all_specs(directory))
+
+
+def find_spec(name: str, specs: tuple[Spec, ...]) -> Spec:
     for spec in specs:
         if spec.name == name:
             return spec
     raise UsageError(_("unknown assignment {name!r}; the assignments are: {listing}").format(
         name=name, listing=", ".join(s.name for s in specs)))
+
+
+SPECS_ENV = "GRADER_SPECS"  # an instructor's spec files or folders, separated by os.pathsep
+
+
+def course_specs(paths: Sequence[str | Path] = ()) -> tuple[Spec, ...]:
+    """The kit's assignments and an instructor's own, kept outside the package: each path (``--spec``,
+    then $GRADER_SPECS) a spec file or a folder of them.  Two assignments with one name are refused."""
+    extra = [*paths, *(p for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p.strip())]
+    specs = {spec.name: spec for spec in all_specs()}
+    for path in map(Path, extra):
+        if path.is_dir():
+            found = tuple(load_spec(f) for f in sorted(path.glob("*.toml")))
+            if not found:
+                raise UsageError(_("{path}: no assignment spec (*.toml) in this folder").format(path=path))
+        elif path.is_file():
+            found = (load_spec(path),)
+        else:
+            raise UsageError(_("{path}: no such spec file or folder").format(path=path))
+        for spec in found:
+            if spec.name in specs and specs[spec.name].source != spec.source:
+                raise SpecError(f"two assignments are named {spec.name!r}: {specs[spec.name].source} and "
+                                f"{spec.source}; rename one (its name and its file name)")
+            specs[spec.name] = spec
+    return tuple(sorted(specs.values(), key=lambda spec: spec.name))
