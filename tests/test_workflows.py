@@ -35,3 +35,34 @@ def test_the_kits_tests_run_on_linux_windows_and_macos() -> None:
     assert "os: [ubuntu-latest, windows-latest, macos-latest]" in text
     assert 'python -m pip install "torch==2.13.0" -e ".[dev]"' in text  # the README's install command
     assert "run: python -m pytest" in text
+
+
+def load(path) -> dict:
+    from ruamel.yaml import YAML  # comes with check-jsonschema
+
+    return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+
+
+def test_the_class_is_regraded_as_a_matrix_of_shards_then_merged() -> None:
+    flow = load(ROOT / "integrations" / "github-actions" / "regrade-class.yml")
+    grade, merge = flow["jobs"]["grade"], flow["jobs"]["merge"]
+    shards = grade["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, int(flow["env"]["SHARDS"]) + 1))  # every part, once
+    script = "\n".join(step.get("run", "") for step in grade["steps"])
+    assert '--shard "${{ matrix.shard }}/${SHARDS}"' in script and "--unsafe-no-file-isolation" not in script
+    assert merge["needs"] == "grade"
+    merged = "\n".join(step.get("run", "") for step in merge["steps"])
+    assert "grader merge shard-* --out gradebook" in merged
+    assert any(step.get("with", {}).get("name") == "gradebook" for step in merge["steps"])
+
+
+def test_classroom_gets_the_points_through_its_reporter() -> None:
+    flow = load(ROOT / "integrations" / "github-classroom" / "classroom.yml")
+    assert flow["name"] == "Autograding Tests"  # the check run Classroom reads the points from
+    steps = flow["jobs"]["run-autograding-tests"]["steps"]
+    reporter = next(s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@"))
+    runner = reporter["with"]["runners"]
+    # The reporter reads <RUNNER>_RESULTS: the base64 result the grading step wrote as its output.
+    assert reporter["env"] == {f"{runner.upper()}_RESULTS": "${{ steps.%s.outputs.result }}" % runner}
+    grading = next(s for s in steps if s.get("id") == runner)
+    assert "classroom" in grading["run"] and "python -m grader.report.classroom grader-reports" in grading["run"]
