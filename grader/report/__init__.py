@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from grader.grade import Report
-from grader.report import gradescope, html, ipynb, jsonreport, junit, markdown
+from grader.report import classroom, gradescope, html, ipynb, jsonreport, junit, markdown, nbhtml
 
 WRITERS: dict[str, tuple[str, Callable[[Report], Optional[str]]]] = {
     "json": ("report.json", jsonreport.render),
@@ -22,12 +22,15 @@ WRITERS: dict[str, tuple[str, Callable[[Report], Optional[str]]]] = {
     "html": ("report.html", html.render),
     "junit": ("junit.xml", junit.render),
     "gradescope": ("results.json", gradescope.render),
+    "classroom": ("classroom.json", classroom.render),
 }
 # Formats that are not files: `github` prints annotations and appends to $GITHUB_STEP_SUMMARY (cli.py).
 STREAM_FORMATS = ("github",)
 DEFAULT_FORMATS = ("md", "json", "html")
-# Not a format to choose: a notebook submission always gets the notebook that ran, beside its reports.
+# Not a format to choose: a notebook submission always gets the notebook that ran, beside its reports,
+# and with the html format that notebook rendered for a browser too.
 GRADED_NOTEBOOK = ("graded.ipynb", ipynb.render)
+GRADED_HTML = ("graded.html", nbhtml.render)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -74,9 +77,12 @@ def _sync_folder(folder: Path) -> None:
 
 
 def write_reports(report: Report, folder: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
-    """Render the chosen formats (and a notebook's graded.ipynb) and write them together; where each went."""
+    """Render the chosen formats (and a notebook's graded.ipynb, with html its graded.html) and write them
+    together; where each went."""
     texts, written = {}, {}
-    for fmt, (filename, render) in [(f, WRITERS[f]) for f in formats] + [("ipynb", GRADED_NOTEBOOK)]:
+    formats = list(formats)
+    extra = [("ipynb", GRADED_NOTEBOOK)] + ([("graded-html", GRADED_HTML)] if "html" in formats else [])
+    for fmt, (filename, render) in [(f, WRITERS[f]) for f in formats] + extra:
         text = render(report)
         if text is not None:
             texts[filename] = text

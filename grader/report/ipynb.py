@@ -12,6 +12,9 @@ from grader.report.text import checks_table, diagnoses_list, inline, points, sav
 from grader.trace import CellRun
 
 
+GRADE_CELL = "grader-grade"  # the id of the first cell, the grade: the kit's own words
+
+
 def render(report: Report) -> str | None:
     if report.notebook is None:
         return None
@@ -71,7 +74,7 @@ def graded_notebook(notebook: str, runs: Sequence[CellRun], first: str | None = 
         cell["outputs"] = outputs
         cell["execution_count"] = count
     if first is not None:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(first, id="grader-grade"))
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(first, id=GRADE_CELL))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return nbformat.writes(nb) + "\n"
