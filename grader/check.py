@@ -65,7 +65,7 @@ def _far(observed: float | None, expected: float) -> str:
         return ""
     diff = observed - expected
     if expected != 0 and abs(diff / expected) < 1:
-        return _(" (off by {diff}, {rel}% of the expected value)").format(
+        return _(" (off by {diff}, a relative error of {rel}%)").format(
             diff=fmt(diff), rel=_decimal(abs(diff / expected) * 100))
     if expected != 0 and abs(diff / expected) < 1000:  # past 100%, a percentage reads worse than a factor
         return _(" (off by {diff}, {times} times the expected value)").format(

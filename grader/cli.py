@@ -25,7 +25,7 @@ from grader.report import DEFAULT_FORMATS, STREAM_FORMATS, WRITERS, atomic_write
 from grader.report.github import GitHubSink
 from grader.report.gradebook import write_gradebook
 from grader.run import has_file_isolation, make_runner, survey_walls
-from grader.spec import all_specs, get_spec
+from grader.spec import SPECS_ENV, course_specs, find_spec
 from grader.watch import watch
 
 
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=_("grade one file again each time it is saved, until Ctrl+C"))
     check.add_argument("--shard", type=_shard, metavar="K/N",
                        help=_("grade only the K-th of N deterministic parts (for a CI matrix; see grader merge)"))
+    _spec_option(check)
 
     notebooks = commands.add_parser(
         "notebooks", help=_("make the .ipynb twin of each script written in the percent (# %%) format")
@@ -124,9 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = commands.add_parser("gradescope-bundle", help=_("build a Gradescope autograder zip for an assignment"))
     bundle.add_argument("--assignment", metavar="NAME", required=True)
     bundle.add_argument("--out", metavar="FILE", help=_("the zip to write (default: gradescope-NAME.zip)"))
+    _spec_option(bundle)
 
-    commands.add_parser("list", help=_("list the assignments"))
+    _spec_option(commands.add_parser("list", help=_("list the assignments")))
     return parser
+
+
+def _spec_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", action="append", default=[], metavar="PATH",
+                        help=_("an assignment spec of your own (.toml), or a folder of them; may be repeated "
+                               "(also ${env}, separated by {sep})").format(env=SPECS_ENV, sep=os.pathsep))
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -143,33 +151,42 @@ def _jobs(text: str) -> int:
 
 
 class Progress:
-    """A bar on a terminal; plain lines (one per submission) otherwise."""
+    """A bar with the rate and the time left on a terminal (tqdm, the maintained progress bar, where
+    drawing one by hand would mean redoing its rate and width handling); plain lines, one per submission,
+    otherwise (a log, a CI job, a pipe)."""
 
     def __init__(self, total: int, stream) -> None:
-        self.total, self.done, self.stream = total, 0, stream
-        self.bar = total > 1 and stream.isatty()
+        self.bar = None
+        if total > 1 and stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=stream, unit=" " + _("files"), dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
 
     def line(self, text: str) -> None:
-        if self.bar:
-            self.stream.write("\r\033[K")
-        say(text)
-
-    def step(self, text: str) -> None:
-        self.done += 1
-        if not self.bar:
+        """Something to say whatever the mode (a file skipped): above the bar, which stays."""
+        if self.bar is None:
             say(text)
             return
-        width = 30
-        filled = width * self.done // self.total
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
-        self.stream.flush()
-        if self.done == self.total:
-            self.stream.write("\n")
+        from tqdm import tqdm
+
+        tqdm.write(_safe(text), file=sys.stdout)
+
+    def step(self, text: str) -> None:
+        if self.bar is None:
+            say(text)
+            return
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _safe(text: str) -> str:
-    """One line for a terminal or a CI log: no control characters from student text."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+    """One line for a terminal or a CI log: no control characters from student text (tabs stay: `grader
+    list` separates its fields with them)."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else " " for ch in text)
 
 
 def say(text: str, stream=None) -> None:
@@ -198,8 +215,8 @@ def state_walls(walls: tuple[str, ...], class_view: bool, accepted: bool) -> Non
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    specs = all_specs()
-    forced = get_spec(args.assignment) if args.assignment else None
+    specs = course_specs(args.spec)
+    forced = find_spec(args.assignment, specs) if args.assignment else None
     jobs = batch.plan(args.paths)
     if args.shard:
         jobs = batch.shard(jobs, *args.shard)
@@ -242,6 +259,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 time_limit=args.timeout, seed=args.seed, on_done=on_done, on_report=on_report,
             )
     finally:
+        progress.close()
         if sink is not None:
             sink.finish()
     entries = run.entries
@@ -311,9 +329,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    spec = get_spec(args.assignment)
+    spec = find_spec(args.assignment, course_specs(args.spec))
     target = Path(args.out or f"gradescope-{spec.name}.zip")
-    make_bundle(spec.name, target)
+    make_bundle(spec.name, target, None if spec.in_kit else spec.source)
     print(_("wrote {path}: upload it as the Gradescope autograder of {assignment}").format(
         path=target, assignment=spec.name))
     return 0
@@ -340,8 +358,9 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for spec in all_specs():
-        print(f"{spec.name}\t{spec.title}")
+    for spec in course_specs(args.spec):
+        where = "" if spec.in_kit else f"\t{spec.source}"
+        say(f"{spec.name}\t{spec.title_in()}{where}")
     return 0
 
 

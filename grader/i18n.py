@@ -3,8 +3,8 @@
 Every such string in the code is written ``_("... {name} ...").format(name=...)``; the child process
 marks its messages with a local ``N_`` and sends them as English templates, translated here by
 ``translate_template``.  The language is the process's (``set_language``) unless a thread chose its own
-(``using``).  The compiled catalog is ``grader/locale/zh/LC_MESSAGES/grader.mo``; the tools that keep it
-in step with the code are in ``grader/authoring/catalog.py``.
+(``using``).  The compiled catalog is ``grader/locale/zh/LC_MESSAGES/grader.mo``, kept in step with the
+code with Babel (``grader/authoring/catalog.py`` says how).
 """
 
 from __future__ import annotations

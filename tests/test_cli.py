@@ -3,6 +3,7 @@ exit codes."""
 
 from __future__ import annotations
 
+import io
 import dataclasses
 import json
 import re
@@ -255,3 +256,33 @@ def test_a_gbk_console_prints_the_summary_in_chinese(tmp_path) -> None:
     assert done.returncode == 0, done.stderr.decode("gbk", "replace")
     assert "张三_作业.py: 10/10 (backprop_linear)" in done.stdout.decode("gbk")
     assert "隔离措施" in done.stderr.decode("gbk")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_class_gets_a_bar_with_rate_and_time_left() -> None:
+    from grader.cli import Progress
+
+    stream = Terminal()
+    progress = Progress(3, stream)
+    progress.step("alice.py: 10/10")
+    progress.line("skipped: notes.txt")
+    progress.step("bob.py: 5/10")
+    progress.step("carol.py: 10/10")
+    progress.close()
+    drawn = stream.getvalue()
+    assert "3/3" in drawn and "files/s" in drawn and "<00:00" in drawn  # done, the rate, the time left
+    assert "alice.py" not in drawn  # one bar, not a line per file
+
+
+def test_elsewhere_a_class_gets_one_plain_line_per_file(capsys) -> None:
+    from grader.cli import Progress
+
+    progress = Progress(2, io.StringIO())  # a log or a pipe: no bar
+    progress.step("alice.py: 10/10")
+    progress.step("bob.py: 5/10")
+    progress.close()
+    assert capsys.readouterr().out.splitlines() == ["alice.py: 10/10", "bob.py: 5/10"]
