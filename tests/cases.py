@@ -48,6 +48,16 @@ class Case:
             text = text.replace(old, new)
         return self.build(text) if self.build else text
 
+    def write(self, folder: Path) -> Path:
+        """The submission's file, written into ``folder`` under the case's name."""
+        path = folder / self.name
+        content = self.source()
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
 
 def read_origin(origin: str) -> str:
     if origin.startswith("lecture:"):

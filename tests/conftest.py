@@ -55,14 +55,8 @@ class Grading:
             return self._grade_in_english(case)
 
     def _grade_in_english(self, case: Case) -> Report:
-        path = self.folder / case.name
-        content = case.source()
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
         forced = get_spec(case.assignment) if case.assignment else None
-        submission = load(path, all_specs(), forced)
+        submission = load(case.write(self.folder), all_specs(), forced)
         self.submissions[case.name] = submission
         runner = PortableRunner() if case.name in self.ON_SUBPROCESS else self.server
         return grade(submission, get_spec(submission.assignment), runner, time_limit=case.timeout)

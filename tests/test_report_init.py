@@ -84,4 +84,4 @@ def test_a_notebook_always_gets_its_graded_notebook(tmp_path) -> None:
 
 def test_every_format_of_the_command_has_a_writer_or_a_stream() -> None:
     assert set(DEFAULT_FORMATS) <= set(WRITERS)
-    assert set(WRITERS) == {"json", "md", "html", "junit", "gradescope"} and STREAM_FORMATS == ("github",)
+    assert set(WRITERS) == {"json", "md", "html", "junit", "gradescope", "classroom"} and STREAM_FORMATS == ("github",)

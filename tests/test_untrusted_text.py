@@ -102,7 +102,7 @@ def check_outputs(report) -> None:
     for fmt, (_, render) in WRITERS.items():
         text = render(report)
         text.encode("utf-8")  # strict: no lone surrogate reaches a file
-        if fmt in ("json", "gradescope"):
+        if fmt in ("json", "gradescope", "classroom"):
             data = json.loads(text)
             markdown = data.get("output", "")
         elif fmt == "junit":

@@ -28,15 +28,9 @@ from grader.spec import all_specs, get_spec  # noqa: E402
 
 
 def outcome(case, folder: Path, runner) -> dict:
-    path = folder / case.name
-    content = case.source()
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
     forced = get_spec(case.assignment) if case.assignment else None
     with using("en"):
-        submission = load(path, all_specs(), forced)
+        submission = load(case.write(folder), all_specs(), forced)
         report = grade(submission, get_spec(submission.assignment), runner, time_limit=case.timeout)
     return {"name": case.name, "checks": {c.id: c.status for c in report.checks}, "score": report.score,
             "diagnoses": sorted(d.id for d in report.diagnoses), "error": report.error is not None,
