@@ -105,7 +105,12 @@ class Tree:
 
     def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
-        self.job = WindowsJob(process) if os.name == "nt" and job_objects() else None
+        self.job = None
+        if os.name == "nt" and job_objects():
+            try:
+                self.job = WindowsJob(process)
+            except Exception:  # noqa: BLE001 - pywintypes.error: killed alone, and no memory limit (reports say)
+                self.job = None
         self.limited = False  # whether the parent bounded its memory (Windows)
 
     @staticmethod
