@@ -86,3 +86,16 @@ def test_nothing_the_student_wrote_becomes_markup_or_a_request(grading) -> None:
     text = "".join(page.text)
     assert "<script>alert(1)</script>" in text and "<script>alert(5)</script>" in text  # shown, as text
     assert "alert(4)" not in page_text  # the raw cell is left out
+
+
+def test_a_page_nbconvert_cannot_make_costs_nothing(grading, monkeypatch) -> None:
+    """nbconvert failing on a notebook leaves a page that says so (the grade and graded.ipynb stand)."""
+    report = grading.report(BY_NAME["backprop_linear_nb.ipynb"])
+
+    def broken(graded):
+        raise ValueError("<b>unexpected</b> cell")
+
+    monkeypatch.setattr(nbhtml, "_page", broken)
+    page = nbhtml.render(report)
+    assert "could not be made (ValueError: &lt;b&gt;unexpected&lt;/b&gt; cell)" in page and "<b>" not in page
+    assert "default-src 'none'" in page

@@ -13,10 +13,12 @@ The page must be inert whatever the student wrote, and open with no network:
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 
 from grader.grade import Report
+from grader.i18n import _
 from grader.report import ipynb
 from grader.report.text import fenced
 
@@ -29,6 +31,16 @@ def render(report: Report) -> str | None:
     graded = ipynb.render(report)
     if graded is None:
         return None
+    try:
+        return _page(graded)
+    except Exception as exc:  # noqa: BLE001 - a page nbconvert cannot make never costs the grade
+        said = _("graded.html could not be made ({reason}); graded.ipynb holds the notebook.").format(
+            reason=f"{type(exc).__name__}: {exc}"[:500])
+        return (f'<!DOCTYPE html><html><head>{POLICY}<meta charset="utf-8"></head><body><p>{html.escape(said)}'
+                "</p></body></html>\n")
+
+
+def _page(graded: str) -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
