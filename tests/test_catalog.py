@@ -5,6 +5,7 @@ extractor that babel.cfg names finds every message, those inside f-strings too."
 from __future__ import annotations
 
 import ast
+import functools
 import gettext
 import io
 import string
@@ -22,13 +23,14 @@ LOCALE = ROOT / "grader" / "locale"
 PO = LOCALE / "zh" / "LC_MESSAGES" / "grader.po"
 
 
-def in_code() -> list[str]:
-    """Every literal passed to _() or N_() in the package, read from the syntax trees."""
+@functools.lru_cache(maxsize=None)
+def in_code() -> tuple[str, ...]:
+    """Every literal passed to _() or N_() in the package, read from the syntax trees (once)."""
     found: dict[str, None] = {}
     for path in sorted((ROOT / "grader").rglob("*.py")):
         for _line, _keyword, message in messages(ast.parse(path.read_text(encoding="utf-8"))):
             found.setdefault(message)
-    return list(found)
+    return tuple(found)
 
 
 def extracted() -> set[str]:
@@ -72,7 +74,8 @@ def test_every_message_has_a_chinese_translation() -> None:
 
 
 def test_the_catalog_holds_no_message_the_code_no_longer_uses() -> None:
-    stale = [m.id for m in load(PO) if m.id and m.id not in set(in_code())]
+    used = set(in_code())
+    stale = [m.id for m in load(PO) if m.id and m.id not in used]
     assert not stale
 
 
