@@ -86,3 +86,16 @@ def test_a_web_address_next_to_a_bar_cannot_end_a_table_cell_and_become_a_link()
     cell = inline("raised [x](http://evil.example)|.")
     html = MarkdownIt("gfm-like").render(f"| a |\n|---|\n| {cell} |\n")
     assert "<a " not in html and html.count("<td>") == 1
+
+
+@pytest.mark.parametrize("text", ["[x](http://evil.example)``0``", "``0``http://evil.example",
+                                  "`a`https://evil.example`b`"])
+def test_a_web_address_beside_a_code_span_stays_code(text) -> None:
+    """Found by the property test: the address shown as code touched the student's own code span, the two
+    backtick runs merged into one, neither span closed, and the address became a link."""
+    from markdown_it import MarkdownIt
+
+    for shown in (one_line(text), inline(text)):
+        html = MarkdownIt("gfm-like").render(shown)
+        assert "<a " not in html, html
+        assert "<code>http" in html, html  # still shown, as code

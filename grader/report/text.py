@@ -127,8 +127,13 @@ def markdown(text: str | None, table: bool = False) -> str:
     or markup); everything else is shown as it is, so no link, image, HTML or heading can be made of it.
     In a table cell (``table``) a ``|`` in code is escaped too, as GitHub's tables want."""
     text = "" if text is None else str(text)
-    return "".join((piece.replace("|", "\\|") if table else piece) if code else _plain(piece)
-                   for code, piece in _code_spans(text))
+    out: list[str] = []
+    for code, piece in _code_spans(text):
+        shown = (piece.replace("|", "\\|") if table else piece) if code else _plain(piece)
+        if out and out[-1].endswith("`") and shown.startswith("`"):
+            out.append(" ")  # two backtick runs side by side are one run: both spans would come undone
+        out.append(shown)
+    return "".join(out)
 
 
 def inline(text: str | None) -> str:
