@@ -18,7 +18,8 @@ import time
 from grader import protocol
 from grader.load import Submission
 from grader.run import (STARTUP_SECONDS, _BOOTSTRAP, Handoff, Limits, Probes, Runner, SelectorStreams, _package_parent,
-                        child_env, collect, finish_trace, make_config, remove_left_behind, scratch_folder, write_config)
+                        child_env, collect, finish_trace, kill_group, make_config, remove_left_behind, scratch_folder,
+                        write_config)
 from grader import trace as tr
 from grader.spec import Spec
 
@@ -64,11 +65,11 @@ class ForkServerRunner(Runner):
                 for fd in (config_read, out_write, err_write, events_write, probes_read):
                     os.close(fd)
             write_config(config_write, config)
-            self._started(pid, functools.partial(_kill_group, pid))
+            self._started(pid, functools.partial(kill_group, pid))
             handoff = Handoff(probes_write, submission, spec, probes)
             try:
                 streams = SelectorStreams({"out": out_read, "err": err_read, "events": events_read})
-                collected = collect(streams, config, lambda: _kill_group(pid), handoff)
+                collected = collect(streams, config, lambda: kill_group(pid), handoff)
             finally:
                 self._ended(pid)
             returncode = zygote.exit_code(job, timeout=5.0)
@@ -172,10 +173,3 @@ class _Zygote:
         except OSError:
             pass
         self.process.wait()
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from dataclasses import replace
 from grader import trace as tr
 from grader.load import Submission
 from grader.run import (_BOOTSTRAP, Handoff, Limits, Probes, Runner, ThreadStreams, _package_parent, child_env,
-                        collect, finish_trace, make_config, scratch_folder, write_config)
+                        collect, finish_trace, kill_group, make_config, scratch_folder, write_config)
 from grader.spec import Spec
 
 
@@ -128,10 +127,7 @@ class Tree:
         if self.job is not None:
             self.job.kill()
         elif hasattr(os, "killpg"):
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(self.process.pid)
         else:
             try:
                 self.process.kill()

@@ -465,6 +465,14 @@ def has_file_isolation(walls) -> bool:
     return any(w in walls for w in FILE_WALLS)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL to a child's process group (POSIX): the child and what it started."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _death(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         try:

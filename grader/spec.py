@@ -307,10 +307,15 @@ def load_spec(path: Path) -> Spec:
     return spec
 
 
+def load_folder(directory: Path) -> tuple[Spec, ...]:
+    """Every spec file of a folder, by file name, read now."""
+    return tuple(load_spec(path) for path in sorted(directory.glob("*.toml")))
+
+
 @lru_cache(maxsize=None)
 def all_specs(directory: Path = SPEC_DIR) -> tuple[Spec, ...]:
-    """Every assignment, sorted by name."""
-    return tuple(load_spec(path) for path in sorted(directory.glob("*.toml")))
+    """Every assignment of a folder (the kit's by default), sorted by name; read once per process."""
+    return load_folder(directory)
 
 
 def get_spec(name: str, directory: Path = SPEC_DIR) -> Spec:
@@ -335,7 +340,7 @@ def course_specs(paths: Sequence[str | Path] = ()) -> tuple[Spec, ...]:
     specs = {spec.name: spec for spec in all_specs()}
     for path in map(Path, extra):
         if path.is_dir():
-            found = tuple(load_spec(f) for f in sorted(path.glob("*.toml")))
+            found = load_folder(path)  # read afresh: an instructor edits these between commands
             if not found:
                 raise UsageError(_("{path}: no assignment spec (*.toml) in this folder").format(path=path))
         elif path.is_file():

@@ -92,7 +92,7 @@ def test_a_page_nbconvert_cannot_make_costs_nothing(grading, monkeypatch) -> Non
     """nbconvert failing on a notebook leaves a page that says so (the grade and graded.ipynb stand)."""
     report = grading.report(BY_NAME["backprop_linear_nb.ipynb"])
 
-    def broken(graded):
+    def broken(nb):
         raise ValueError("<b>unexpected</b> cell")
 
     monkeypatch.setattr(nbhtml, "_page", broken)

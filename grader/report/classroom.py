@@ -42,8 +42,7 @@ def render(report: Report) -> str:
 
 def joined(out: Path) -> dict:
     """Every classroom.json under ``out`` as one result (no file graded: a failed result worth 0)."""
-    parts = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("*/classroom.json"))]
-    parts += [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("*/*/classroom.json"))]
+    parts = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.rglob("classroom.json"))]
     if not parts:
         return {"version": 1, "status": "fail", "max_score": 0,
                 "tests": [{"name": "grader", "status": "fail", "score": 0,

@@ -16,9 +16,16 @@ GRADE_CELL = "grader-grade"  # the id of the first cell, the grade: the kit's ow
 
 
 def render(report: Report) -> str | None:
+    nb = graded_node(report)
+    return None if nb is None else write(nb)
+
+
+def graded_node(report: Report):
+    """The graded notebook as an nbformat node (None for a script): written by ``render``, rendered for a
+    browser by grader/report/nbhtml.py."""
     if report.notebook is None:
         return None
-    return graded_notebook(report.notebook, report.trace.cells, summary(report))
+    return _graded(report.notebook, report.trace.cells, summary(report))
 
 
 def summary(report: Report) -> str:
@@ -37,6 +44,19 @@ def summary(report: Report) -> str:
 
 
 def graded_notebook(notebook: str, runs: Sequence[CellRun], first: str | None = None) -> str:
+    """The submitted notebook with the outputs each cell produced under grading, as text (see ``_graded``)."""
+    return write(_graded(notebook, runs, first))
+
+
+def write(nb) -> str:
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nbformat.writes(nb) + "\n"
+
+
+def _graded(notebook: str, runs: Sequence[CellRun], first: str | None = None):
     """The submitted notebook with the outputs each cell produced under grading (``runs``: what each
     cell did, from the trace), after a first Markdown cell ``first`` (the grade).  Cells that did not run
     have no outputs and no execution count."""
@@ -75,9 +95,7 @@ def graded_notebook(notebook: str, runs: Sequence[CellRun], first: str | None = 
         cell["execution_count"] = count
     if first is not None:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(first, id=GRADE_CELL))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return nbformat.writes(nb) + "\n"
+    return nb
 
 
 def _is_base64(text: str) -> bool:

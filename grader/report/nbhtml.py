@@ -28,11 +28,11 @@ _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.DOTALL | re.IGNORECAS
 
 
 def render(report: Report) -> str | None:
-    graded = ipynb.render(report)
-    if graded is None:
+    nb = ipynb.graded_node(report)
+    if nb is None:
         return None
     try:
-        return _page(graded)
+        return _page(nb)
     except Exception as exc:  # noqa: BLE001 - a page nbconvert cannot make never costs the grade
         said = _("graded.html could not be made ({reason}); graded.ipynb holds the notebook.").format(
             reason=f"{type(exc).__name__}: {exc}"[:500])
@@ -40,13 +40,9 @@ def render(report: Report) -> str | None:
                 "</p></body></html>\n")
 
 
-def _page(graded: str) -> str:
-    import nbformat
+def _page(nb) -> str:
     from nbconvert import HTMLExporter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nb = nbformat.reads(graded, as_version=4)
     for cell in nb.cells:
         if cell.get("cell_type") == "markdown" and cell.get("id") != ipynb.GRADE_CELL:
             cell["source"] = fenced(cell.get("source", ""))
