@@ -13,6 +13,7 @@ one implies, and falls back on ``unexplained`` when none fits.
 
 from __future__ import annotations
 
+import ast
 import re
 import statistics
 from dataclasses import dataclass, field, replace
@@ -120,31 +121,59 @@ class Context:
         return samples_per_epoch(self.spec, self.trace.steps)
 
     @cached_property
+    def code_models(self) -> list[static.Model]:
+        """What the code's forward functions return, as written (grader/static.py); only ever taken as the
+        student's model where the backward passes confirm it."""
+        if self.trees is None:
+            return []
+        return static.forward_models(self.trees, self.spec.functions.get("forward", "forward"))
+
+    @cached_property
+    def code_constants(self) -> dict[str, float]:
+        return static.constants(self.trees) if self.trees is not None else {}
+
+    @cached_property
     def data(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The samples the student trained on: the assignment's, unless the passes show others that the
         code lists (two literal lists of one length whose samples, taken in order, give every pass's loss
-        at the student's parameters over two epochs).  Never taken from the code alone."""
+        at the student's parameters over two epochs, through the assignment's model or, where the student's
+        has other terms, the one their forward returns).  Never taken from the code alone."""
         spec = self.spec
         own = (tuple(spec.x), tuple(spec.y))
         if self._fits(*own) or self.trees is None:
             return own
         lists = static.number_lists(self.trees)
-        for xs in lists:
-            for ys in lists:
-                if xs is not ys and len(xs) == len(ys) and self._fits(xs, ys):
-                    return xs, ys
+        for model in (None, *self.code_models):
+            for xs in lists:
+                for ys in lists:
+                    if xs is not ys and len(xs) == len(ys) and self._fits(xs, ys, model):
+                        return xs, ys
         return own
 
-    def _fits(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
+    def _fits(self, xs: Sequence[float], ys: Sequence[float], model: static.Model | None = None) -> bool:
         n, checked = len(xs), 0
         for k, step in enumerate(self.trace.steps[: 2 * n]):
-            step = self.filled(step)
-            if step.loss is None or not complete(step, self.spec.param_names):
+            loss = self._loss(self.filled(step), xs[k % n], ys[k % n], model)
+            if step.loss is None or loss is None:
                 continue
-            if not LOCAL.close(step.loss, loss_and_grads(self.spec, step.params, xs[k % n], ys[k % n])[0]):
+            if not LOCAL.close(step.loss, loss):
                 return False
             checked += 1
         return checked >= n + 1
+
+    def _loss(self, step: Step, x: float, y: float, model: static.Model | None) -> float | None:
+        """One sample's loss at the step's parameters, through the spec's model or the code's."""
+        if model is None:
+            if not complete(step, self.spec.param_names):
+                return None
+            return loss_and_grads(self.spec, step.params, x, y)[0]
+        pred = model.value(x, {**self.code_constants, **step.slots})
+        if pred is None:
+            return None
+        try:
+            return float(self.spec.loss.value({"y_pred": pred, "y": y}))
+        except (ArithmeticError, ValueError):
+            return None
 
     @property
     def samples(self) -> int:
@@ -155,6 +184,10 @@ class Context:
         """The sample of the student's pass ``index`` (see ``data``)."""
         xs, ys = self.data
         return xs[index % len(xs)], ys[index % len(ys)]
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def _not_one_sample(ctx: Context) -> bool:
@@ -294,6 +327,14 @@ def data(ctx: Context) -> list[Diagnosis]:
             "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
                                         where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
+    own = (tuple(ctx.spec.x), tuple(ctx.spec.y))
+    if ctx.data != own:  # the passes confirm other data the code lists, whatever the model
+        xs, ys = ctx.data
+        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        return [Diagnosis("data", _(
+            "Your program trains on x = {got_x}, y = {got_y}; the assignment's data are x = {xs}, y = {ys}{where}."
+        ).format(got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(own[0]), ys=_numbers(own[1]),
+                 where=_at(file, line, text)), {"x": list(xs), "y": list(ys)}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
     for k, step in enumerate(ctx.steps(2)):
@@ -764,6 +805,7 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
                                                                 "the assignment's is {lr:g}.").format(
             rate=rate.value, where=_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
             {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
+    out.extend(_terms_from_the_code(ctx, said))
     loop = static.epochs(trees)
     if loop is not None and loop.value != spec.epochs:
         out.append(Diagnosis("epochs", sentences(said, _("the training loop runs {n:g} epochs{where}; the assignment "
@@ -771,6 +813,68 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
             n=loop.value, where=_at(loop.unit, loop.line, loop.text), epochs=spec.epochs)),
             {"epochs": loop.value, "expected": spec.epochs, "read_from_code": True}, loop.unit, loop.line))
     return out
+
+
+TERM_XS = (0.5, 1.5, 2.5)  # where a term's derivative is compared: x**2, x and 1 differ at each
+
+
+def _spec_terms(spec: Spec) -> dict[str, str]:
+    """Each parameter's term in the spec's model as written: the summand it is in (``w2 * x`` for w2)."""
+    summands: list[ast.expr] = []
+
+    def split(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            split(node.left)
+            split(node.right)
+        else:
+            summands.append(node)
+
+    split(spec.model.tree)
+    terms: dict[str, str] = {}
+    for summand in summands:
+        for node in ast.walk(summand):
+            if isinstance(node, ast.Name) and node.id in spec.param_names:
+                terms.setdefault(node.id, ast.unparse(summand))
+    return terms
+
+
+def code_roles(spec: Spec, model: static.Model, values: dict[str, float]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Which of the spec's parameters each name of the code's model plays, by its derivative at three inputs
+    (the coefficient of x**2, of x, the constant); the spec's parameters no name plays; the names that play
+    none.  ``values``: what the code sets its names to, where it says (1.0 otherwise)."""
+    want = {n: [model_and_grads(spec, spec.initial, x)[1][n] for x in TERM_XS] for n in spec.param_names}
+    roles: dict[str, str] = {}
+    for text in model.names.values():
+        got = [model.derivative(text, x, values) for x in TERM_XS]
+        role = next((n for n in spec.param_names if n not in roles.values()
+                     and all(LOCAL.close(g, w) for g, w in zip(got, want[n]))), None)
+        if role is not None:
+            roles[text] = role
+    missing = [n for n in spec.param_names if n not in roles.values()]
+    return roles, missing, [t for t in model.names.values() if t not in roles]
+
+
+def _terms_from_the_code(ctx: Context, said: str) -> list[Diagnosis]:
+    """The terms of the model the code's one forward returns, against the spec's, for a program that stopped
+    before training."""
+    if len(ctx.code_models) != 1:
+        return []
+    model = ctx.code_models[0]
+    starts = {t: r.value for t, r in static.starting_values(ctx.trees, list(model.names.values())).items()}
+    _roles, missing, extra = code_roles(ctx.spec, model, {**ctx.code_constants, **starts})
+    if not (missing or extra):
+        return []
+    terms = _spec_terms(ctx.spec)
+    findings = []
+    if missing:
+        findings.append(_("your model has no term {terms} of the assignment's {model}").format(
+            terms=_(" and ").join(f"`{terms.get(n, n)}`" for n in missing), model=ctx.spec.model.text))
+    if extra:
+        findings.append(_("{names} in your model plays none of the assignment's parameters").format(
+            names=", ".join(f"`{t}`" for t in extra)))
+    return [Diagnosis("model_terms", sentences(said, _("{findings}{where}.").format(
+        findings=_("; ").join(findings), where=_at(model.unit, model.line, model.text))),
+        {"missing": missing, "extra": extra, "read_from_code": True}, model.unit, model.line)]
 
 
 def unexplained(ctx: Context) -> list[Diagnosis]:
@@ -823,7 +927,10 @@ def diagnose(
 
 def _drop_implied(found: list[Diagnosis]) -> list[Diagnosis]:
     """A batch run is not also 'data' sample by sample: its first loss covers every sample, so no one sample
-    matches it (a 'data' read from the batch's mean stands)."""
+    matches it (a 'data' read from the batch's mean stands).  What the run showed outranks what is read from
+    the code: a diagnosis read from the code is dropped where the run named the same mistake."""
+    shown = {d.id for d in found if not d.evidence.get("read_from_code")}
+    found = [d for d in found if d.id not in shown or not d.evidence.get("read_from_code")]
     if "batch_updates" not in {d.id for d in found}:
         return found
     return [d for d in found if d.id != "data" or "expected_mean" in d.evidence]

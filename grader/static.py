@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from grader.formula import Formula, FormulaError
 from grader.protocol import visible  # the student's code, made safe to show
 
 
@@ -177,3 +178,117 @@ def number_lists(trees: list[tuple[str, ast.Module]], most: int = 24) -> list[tu
                 if len(found) >= most:
                     return list(found)
     return list(found)
+
+
+# -- the model as the code writes it ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    """The expression a forward function returns, as a formula (grader/formula.py) of ``x`` (its input,
+    whatever the student called it) and of its other names, each the text the code reads it by (``w_1``,
+    ``self.w1``, ``w[0]``); where it is written."""
+
+    formula: Formula
+    names: Mapping[str, str]  # the formula's name -> the code's text for it
+    unit: str
+    line: int
+    text: str
+
+    def value(self, x: float, values: Mapping[str, float]) -> float | None:
+        """The model at ``x`` with the code's names at ``values`` (keyed by the code's text); None when a
+        name has no value or the arithmetic fails."""
+        env = {"x": x}
+        for name, text in self.names.items():
+            if values.get(text) is None:
+                return None
+            env[name] = values[text]
+        try:
+            return float(self.formula.value(env))
+        except (ArithmeticError, ValueError, FormulaError):
+            return None
+
+    def derivative(self, name: str, x: float, values: Mapping[str, float]) -> float | None:
+        """d model / d ``name`` (the code's text) at ``x``."""
+        env = {"x": x, **{n: values.get(t, 1.0) for n, t in self.names.items()}}
+        inner = next((n for n, t in self.names.items() if t == name), None)
+        if inner is None:
+            return None
+        try:
+            return float(self.formula.evaluate(env, wrt=(inner,))[1][inner])
+        except (ArithmeticError, ValueError, FormulaError):
+            return None
+
+
+class _Names(ast.NodeTransformer):
+    """Each name, attribute or subscript other than the input becomes a plain name ``_k``."""
+
+    def __init__(self, arg: str) -> None:
+        self.arg = arg
+        self.texts: dict[str, str] = {}
+
+    def _name(self, node: ast.expr) -> ast.expr:
+        text = ast.unparse(node)
+        if text == self.arg:
+            return ast.copy_location(ast.Name("x", ast.Load()), node)
+        if any(isinstance(n, ast.Name) and n.id == self.arg for n in ast.walk(node)):
+            raise FormulaError("the input inside an attribute or subscript")
+        name = next((k for k, t in self.texts.items() if t == text), f"_{len(self.texts)}")
+        self.texts[name] = text
+        return ast.copy_location(ast.Name(name, ast.Load()), node)
+
+    visit_Name = visit_Attribute = visit_Subscript = _name
+
+
+def _returned(function: ast.FunctionDef) -> ast.expr | None:
+    """The one expression the function returns; a local name assigned once is read through
+    (``y_pred = w * x; return y_pred``)."""
+    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    if len(returns) != 1 or returns[0].value is None:
+        return None
+    value = returns[0].value
+    if isinstance(value, ast.Name):
+        assigned = [n for n in function.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+                    and isinstance(n.targets[0], ast.Name) and n.targets[0].id == value.id]
+        if len(assigned) == 1:
+            value = assigned[0].value
+    return value
+
+
+def forward_models(trees: list[tuple[str, ast.Module]], function: str) -> list[Model]:
+    """The model of every function called ``function`` (module level or a method) whose one return is
+    plain arithmetic of its input and other names: what the student's forward computes, as written."""
+    found = []
+    for unit, tree in trees:
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.FunctionDef) and node.name == function):
+                continue
+            args = [a.arg for a in node.args.args if a.arg not in ("self", "cls")]
+            expression = _returned(node)
+            if not args or expression is None:
+                continue
+            names = _Names(args[0])
+            try:
+                formula = Formula.parse(ast.unparse(names.visit(_copy(expression))))
+            except FormulaError:
+                continue
+            if "x" not in formula.names:
+                continue
+            found.append(Model(formula, dict(names.texts), unit, expression.lineno,
+                               visible(f"return {ast.unparse(expression)}", 200)))
+    return found
+
+
+def _copy(node: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(node), mode="eval").body
+
+
+def constants(trees: list[tuple[str, ast.Module]]) -> dict[str, float]:
+    """Module-level names bound once to a plain number (``b = 1.0``): a term the model holds constant."""
+    seen: dict[str, list[float | None]] = {}
+    for _unit, tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        seen.setdefault(target.id, []).append(_number(node.value))
+    return {name: values[0] for name, values in seen.items() if len(values) == 1 and values[0] is not None}

@@ -50,6 +50,7 @@ class Step:
     params: Mapping[str, float | None]
     line: int | None = None  # where backward() was called in the student's code
     file: str | None = None
+    slots: Mapping[str, float | None] = field(default_factory=dict)  # every trained slot's value, by its label
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def _steps_of(spec, kind: Kind, roles: Mapping[str, str]) -> tuple[Step, ...]:
             loss=row.loss, line=row.line, file=row.file,
             grads={n: row.grads[column[n]] if n in column else None for n in names},
             params={n: row.values[column[n]] if n in column else None for n in names},
+            slots=dict(zip(kind.labels, row.values)),
         ))
     return tuple(steps)
 

@@ -239,6 +239,21 @@ CASES = [
          edits=(("y_data = [2.0, 4.0, 6.0]", "y_data = [3.0, 5.0, 7.0]"),
                 ("        for p in (w1, w2, b):\n            p.grad", "        for p in (w1,):\n            p.grad")),
          **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # The classic variant y = 2x + 1 with a bias: the data are read through the student's own model (their
+    # forward's return, confirmed by every pass), so both the extra term and the other data are named.
+    Case("linear_bias_other_data.py", origin="solutions/backprop_linear.py", diagnoses=("data", "model_terms"),
+         edits=(("y_data = [2.0, 4.0, 6.0]", "y_data = [3.0, 5.0, 7.0]"),
+                ("w.requires_grad = True\n", "w.requires_grad = True\nb = torch.tensor([0.0], requires_grad=True)\n"),
+                ("return x * w", "return x * w + b"),
+                (UPDATE, UPDATE + "\n        b.data = b.data - 0.01 * b.grad.data\n        b.grad.data.zero_()")),
+         **statuses(1, forward=FAIL, loss=FAIL, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # Stopped at its first line (a misspelt keyword), so the missing bias is read from forward's return.
+    Case("quadratic_no_bias_stops_early.py", origin="solutions/backprop_quadratic.py", diagnoses=("model_terms",),
+         edits=(("w1 = torch.tensor([1.0])", "w1 = torch.tensor([1.0], require_grad=True)"),
+                ("return w1 * x**2 + w2 * x + b", "return x * x * w1 + x * w2")),
+         **statuses(0, forward=ERROR, loss=ERROR, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
+                    runs=FAIL),
+         error="require_grad"),
     Case("quadratic_two_mistakes.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("grad_not_reset", "learning_rate"),
          edits=(("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.005 * p.grad.data"),

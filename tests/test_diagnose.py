@@ -15,7 +15,9 @@ from builders import LINEAR, QUADRATIC, perfect, report_for, results
 from cases import CASES, ROOT
 
 from grader import diagnose as diagnose_module
+from grader import static
 from grader.diagnose import DETECTORS, Context, diagnose
+from grader.formula import Formula
 from grader.i18n import using
 from grader.load import Submission
 
@@ -156,3 +158,37 @@ def test_the_students_own_data_are_used_only_when_the_passes_confirm_them() -> N
     unconfirmed = "x_data = [1.0, 2.0, 3.0]\ny_data = [3.0, 5.0, 7.5]\n"
     assert context(unconfirmed).data == (QUADRATIC.x, QUADRATIC.y)
     assert context(listed + "this is not python (").data == (QUADRATIC.x, QUADRATIC.y)
+
+
+def test_other_data_are_read_through_the_students_own_model() -> None:
+    """y = 2x + 1 fitted with a bias the assignment's model lacks: no pass fits the assignment's model, but
+    every one fits the model the code's forward returns, on the lists the code gives; a forward that does
+    not give the passes' losses confirms nothing."""
+    theirs = dataclasses.replace(LINEAR, model=Formula.parse("w * x + b"), parameters=(("w", 1.0), ("b", 0.0)),
+                                 y=(3.0, 5.0, 7.0))
+    steps = tuple(dataclasses.replace(s, params={"w": s.params["w"]}, grads={"w": s.grads["w"]}, slots=dict(s.params))
+                  for s in perfect(theirs).steps)
+    trace = dataclasses.replace(perfect(theirs), steps=steps, roles={"w": "w"}, slots=("w", "b"))
+    checks = {c.id: c for c in results(LINEAR, trace).values()}
+
+    def context(forward: str) -> Context:
+        source = f"x_data = [1.0, 2.0, 3.0]\ny_data = [3.0, 5.0, 7.0]\ndef forward(x):\n    return {forward}\n"
+        return Context(LINEAR, trace, checks, Submission(Path("hw.py"), "hw.py", source, LINEAR.name))
+
+    assert context("w * x + b").data == ((1.0, 2.0, 3.0), (3.0, 5.0, 7.0))
+    found = diagnose_module.data(context("x * w + b"))
+    assert [d.id for d in found] == ["data"] and "x = [1, 2, 3], y = [3, 5, 7]" in found[0].message
+    assert context("w * x - b").data == (LINEAR.x, LINEAR.y)
+    assert context("w * x").data == (LINEAR.x, LINEAR.y)
+
+
+def test_the_terms_of_the_codes_model_are_matched_by_what_they_do() -> None:
+    """Names do not matter: ``x * x * w_2`` plays w1; a missing bias and an extra name are both found."""
+    def roles(source: str):
+        model, = static.forward_models(static.parse([("hw.py", source)]), "forward")
+        return diagnose_module.code_roles(QUADRATIC, model, {})
+
+    assert roles("def forward(x):\n    return x * x * w_2 + x * w_1\n") == ({"w_2": "w1", "w_1": "w2"}, ["b"], [])
+    assert roles("def forward(v):\n    return a * v**2 + c * v + d\n") == ({"a": "w1", "c": "w2", "d": "b"}, [], [])
+    assert roles("def forward(x):\n    return w1 * x**2 + w2 * x + b + c * x**3\n")[1:] == ([], ["c"])
+

@@ -67,3 +67,20 @@ def test_number_lists_are_the_literal_lists_of_numbers() -> None:
     parsed = trees("x_data = [1.0, 2.0, 3.0]\ny_data = torch.tensor([[4.0], [3.0], [-0.5]])\nw = [1.0]\n"
                    "names = ['a', 'b']\nmixed = [1.0, n]\nagain = (1.0, 2.0, 3.0)\n")
     assert static.number_lists(parsed) == [(1.0, 2.0, 3.0), (4.0, 3.0, -0.5)]  # one number, names, repeats: no
+
+
+def test_the_model_a_forward_returns_is_read_whatever_its_names() -> None:
+    parsed = trees("class Net:\n    def forward(self, v):\n        out = self.w1 * v**2 + w[1] * v + bias\n        return out\n",
+                   "b = 1.0\nlr = 0.01\nlr = 0.02\n")
+    model, = static.forward_models(parsed, "forward")
+    assert sorted(model.names.values()) == ["bias", "self.w1", "w[1]"]
+    assert (model.unit, model.line) == ("hw.ipynb, cell 1", 3)
+    assert model.value(2.0, {"self.w1": 1.0, "w[1]": 2.0, "bias": 0.5}) == 8.5
+    assert model.value(2.0, {"self.w1": 1.0}) is None  # a name without a value: no model
+    assert model.derivative("self.w1", 3.0, {}) == 9.0
+    assert static.constants(parsed) == {"b": 1.0}  # bound twice: not a constant
+
+
+def test_a_forward_that_is_not_plain_arithmetic_is_no_model() -> None:
+    for body in ("return torch.mul(w, x)", "if x > 0:\n        return w * x\n    return 0", "return w * 2", "pass"):
+        assert static.forward_models(trees(f"def forward(x):\n    {body}\n"), "forward") == []
