@@ -31,6 +31,7 @@ from grader.spec import Spec, Tolerance
 from grader.trace import EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, UNREADABLE, Probe, Step, Trace
 
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
+FLOAT32_EPS = 2.0 ** -23  # the spacing of float32 numbers, relative to their size
 
 
 # A few words for each diagnosis, for the console line and the notebook's check cell.
@@ -475,7 +476,13 @@ def _update_ratios(ctx: Context, name: str) -> list[float] | None:
         p0, p1, g = steps[k].params.get(name), steps[k + 1].params.get(name), steps[k].grads.get(name)
         if p0 is None or p1 is None or g is None or abs(g) < 1e-6:
             continue
-        ratios.append(-(p1 - p0) / g)
+        ratio = -(p1 - p0) / g
+        # A float32 parameter moves by whole steps of its spacing: a small rate times a small gradient is
+        # read too coarsely to tell one rate from another (lr 0.0001 near 1.0); such a step says nothing.
+        resolution = 2 * FLOAT32_EPS * max(abs(p0), abs(p1)) / abs(g)
+        if resolution > 0.002 * max(abs(ratio), ctx.spec.learning_rate):
+            continue
+        ratios.append(ratio)
     return ratios or None
 
 

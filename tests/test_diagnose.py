@@ -192,3 +192,16 @@ def test_the_terms_of_the_codes_model_are_matched_by_what_they_do() -> None:
     assert roles("def forward(v):\n    return a * v**2 + c * v + d\n") == ({"a": "w1", "c": "w2", "d": "b"}, [], [])
     assert roles("def forward(x):\n    return w1 * x**2 + w2 * x + b + c * x**3\n")[1:] == ([], ["c"])
 
+
+
+def test_a_small_rate_is_read_through_float32_rounding() -> None:
+    """lr 0.0001 near 1.0: a float32 parameter moves by whole steps of its spacing, so the steps of small
+    gradients read as other rates; those are left out, and the rate is named, not 'not updated'."""
+    theirs = dataclasses.replace(QUADRATIC, learning_rate=0.0001, parameters=(("w1", 1.0), ("w2", -4.0), ("b", 5.0)),
+                                 x=(1.0, 2.0, 3.0, 4.0), y=(2.0, 4.0, 0.0, 6.0))
+    trace = perfect(theirs)
+    found = diagnose_module.learning_rate_and_sign(
+        Context(QUADRATIC, trace, {c.id: c for c in results(QUADRATIC, trace).values()},
+                Submission(Path("hw.py"), "hw.py", "", QUADRATIC.name)))
+    assert [d.id for d in found] == ["learning_rate"]
+    assert abs(found[0].evidence["estimated"] - 0.0001) < 1e-6
