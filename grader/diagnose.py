@@ -99,15 +99,24 @@ class Context:
         return check is not None and check.status != PASS
 
     def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
-        """The first epochs' steps, a parameter no slot of the student's plays at 0 (their model lacks that
-        term: the spec's model with it at 0 is theirs)."""
+        """The first epochs' steps, a parameter no slot of the student's plays at the value their model holds
+        it (see ``unplayed``): the spec's model with it there is theirs."""
         return tuple(self.filled(step) for step in self.trace.steps[: epochs * self.samples])
 
     def filled(self, step: Step) -> Step:
-        unplayed = [n for n in self.spec.param_names if self.trace.roles and self.trace.slot_of(n) is None]
-        if not unplayed:
+        if not self.unplayed:
             return step
-        return replace(step, params={**step.params, **{n: 0.0 for n in unplayed}})
+        return replace(step, params={**step.params, **self.unplayed})
+
+    @cached_property
+    def unplayed(self) -> dict[str, float]:
+        """Each parameter no slot of the student's plays, at the value their model holds it: the constant
+        forward's answers show (``bias = torch.tensor([1.0])``, never trained), else 0 (a term they lack)."""
+        if not self.trace.roles:
+            return {}
+        probes = [p for p in self.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
+        names = [n for n in self.spec.param_names if self.trace.slot_of(n) is None]
+        return {n: _held_constant(self, probes, n) or 0.0 for n in names}
 
     @cached_property
     def trees(self):
