@@ -163,7 +163,7 @@ class Context:
     def _fits(self, xs: Sequence[float], ys: Sequence[float], model: static.Model | None = None) -> bool:
         n, checked = len(xs), 0
         for k, step in enumerate(self.trace.steps[: 2 * n]):
-            loss = self._loss(self.filled(step), xs[k % n], ys[k % n], model)
+            loss = self.loss_at(self.filled(step), xs[k % n], ys[k % n], model)
             if step.loss is None or loss is None:
                 continue
             if not LOCAL.close(step.loss, loss):
@@ -171,7 +171,7 @@ class Context:
             checked += 1
         return checked >= n + 1
 
-    def _loss(self, step: Step, x: float, y: float, model: static.Model | None) -> float | None:
+    def loss_at(self, step: Step, x: float, y: float, model: static.Model | None) -> float | None:
         """One sample's loss at the step's parameters, through the spec's model or the code's."""
         if model is None:
             if not complete(step, self.spec.param_names):
@@ -271,10 +271,18 @@ def initial_values(ctx: Context) -> list[Diagnosis]:
 
 
 def _batch_mean_loss(ctx: Context, step: Step) -> float | None:
-    if not complete(step, ctx.spec.param_names):
-        return None
-    losses = [loss_and_grads(ctx.spec, step.params, x, y)[0] for x, y in zip(ctx.spec.x, ctx.spec.y)]
-    return sum(losses) / len(losses)
+    """The mean of the samples' losses at the step's parameters, through the spec's model or, where that
+    one does not give the step's loss (as mean or sum) and the model the code's forward returns does,
+    through the student's (a batch run of a model with an extra term)."""
+    means = []
+    for model in (None, *ctx.code_models):
+        losses = [ctx.loss_at(step, x, y, model) for x, y in zip(ctx.spec.x, ctx.spec.y)]
+        if None not in losses:
+            means.append(sum(losses) / len(losses))
+    for mean in means:
+        if any(LOCAL.close(step.loss, m) for m in (mean, mean * ctx.spec.samples)):
+            return mean
+    return means[0] if means else None
 
 
 def batch_updates(ctx: Context) -> list[Diagnosis]:

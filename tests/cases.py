@@ -257,6 +257,13 @@ CASES = [
     Case("quadratic_batch_constant_bias.py", origin="quadratic_batch_constant_bias.py",
          diagnoses=("batch_updates", "loss_formula", "param_not_updated"),
          **statuses(3, forward=FAIL, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # The batch of a model with an extra term: its mean loss is read through the model forward returns.
+    Case("linear_batch_with_bias.py", origin="linear_batch.py", diagnoses=("batch_updates", "loss_formula", "model_terms"),
+         edits=(("w = torch.tensor([1.0], requires_grad=True)\n",
+                 "w = torch.tensor([1.0], requires_grad=True)\nb = torch.tensor([0.5], requires_grad=True)\n"),
+                ("return x * w", "return x * w + b"),
+                ("    w.grad.data.zero_()", "    w.grad.data.zero_()\n    b.data = b.data - 0.01 * b.grad.data\n    b.grad.data.zero_()")),
+         **statuses(1, forward=FAIL, loss=FAIL, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
     Case("quadratic_two_mistakes.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("grad_not_reset", "learning_rate"),
          edits=(("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.005 * p.grad.data"),
