@@ -638,8 +638,35 @@ LOSS_CANDIDATES: tuple[tuple[str, Callable[[float, float], float]], ...] = (
 )
 
 
+# What backward() says when the value it is called on never touched a parameter.
+DETACHED_LOSS = re.compile(r"'(int|float|numpy\.\w+)' object has no attribute 'backward'"
+                           r"|does not require grad and does not have a grad_fn")
+
+
+def _detached_loss(ctx: Context) -> list[Diagnosis]:
+    """The program stopped at its first backward() because the loss it called it on was computed without
+    the model (``loss(x, y)`` for a loss written ``loss(y_pred, y)``, or ``(x - y) ** 2``)."""
+    outcome = ctx.trace.outcome
+    if ctx.trace.backward_count or outcome.status != EXCEPTION or not DETACHED_LOSS.search(outcome.message or ""):
+        return []
+    file, line, text = locate(ctx.submission, r"\.backward\(")
+    if line != outcome.line:
+        file, line, text = outcome.file, outcome.line, None
+    return [Diagnosis(
+        "loss_formula",
+        _("backward() was called on a loss that no parameter takes part in{where}, so autograd has nothing to "
+          "differentiate. Compute the loss from the model's prediction, forward(x): a loss written as "
+          "loss(y_pred, y) is called with the prediction, not with x.").format(where=_at(file, line, text)),
+        {"loss_reaches_parameters": False, "stops_the_program": True}, file, line,
+    )]
+
+
 def loss_formula(ctx: Context) -> list[Diagnosis]:
-    """The loss is not the spec's loss of one sample: a batch loss, a usual slip, or something else."""
+    """The loss is not the spec's loss of one sample: a batch loss, a usual slip, one without the model, or
+    something else."""
+    detached = _detached_loss(ctx)
+    if detached:
+        return detached
     loss = ctx.spec.loss.text
     probes = [p for p in ctx.trace.probes if p.kind == "loss" and p.value is not None]
     batch = _batch_loss(ctx)

@@ -264,6 +264,12 @@ CASES = [
                 ("return x * w", "return x * w + b"),
                 ("    w.grad.data.zero_()", "    w.grad.data.zero_()\n    b.data = b.data - 0.01 * b.grad.data\n    b.grad.data.zero_()")),
          **statuses(1, forward=FAIL, loss=FAIL, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # The loss written loss(y_pred, y) but called with x: it never touches w, and backward() stops the program.
+    Case("linear_loss_called_with_x.py", origin="solutions/backprop_linear.py", diagnoses=("loss_formula",),
+         edits=(("def loss(x, y):\n", "def loss(y_pred, y):\n"), ("    y_pred = forward(x)\n", ""),
+                ("x_data = [1.0, 2.0, 3.0]", "x_data = [1, 2, 3]"), ("y_data = [2.0, 4.0, 6.0]", "y_data = [2, 4, 6]")),
+         **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
+         error="This follows from the mistake under What went wrong: another loss formula"),
     Case("quadratic_two_mistakes.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("grad_not_reset", "learning_rate"),
          edits=(("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.005 * p.grad.data"),
