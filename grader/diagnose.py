@@ -136,7 +136,22 @@ class Context:
         student's model where the backward passes confirm it."""
         if self.trees is None:
             return []
-        return static.forward_models(self.trees, self.spec.functions.get("forward", "forward"))
+        graded = self.trace.functions.get("forward", "").rsplit(".", 1)[-1]
+        names = dict.fromkeys(n for n in (graded, self.spec.functions.get("forward", "forward")) if n)
+        return [model for name in names for model in static.forward_models(self.trees, name)]
+
+    def code_name(self, name: str) -> str:
+        """What the code calls a parameter: the tensor of the slot that plays it (``w_1``, ``w`` for
+        ``w[0]``, ``self.w1``), else the spec's name."""
+        slot = self.trace.slot_of(name)
+        return slot.split("[", 1)[0] if slot else name
+
+    def model_line(self) -> tuple[str | None, int | None, str | None]:
+        """Where the student's model is written: the return of the forward that was graded, or the first
+        return in the code."""
+        if self.code_models:
+            return as_written(self.submission, self.code_models[0])
+        return locate(self.submission, r"^\s*return\b")
 
     @cached_property
     def code_constants(self) -> dict[str, float]:
@@ -215,6 +230,16 @@ def _units(submission: Submission) -> list[tuple[str, str]]:
     return [(filename, submission.source)]
 
 
+def as_written(submission: Submission, read: "static.Read | static.Model") -> tuple[str, int, str]:
+    """(unit, line, text) of something read from the code, the text being the student's line as they wrote
+    it (the syntax tree's own rendering where that line cannot be found)."""
+    for name, text in _units(submission):
+        lines = text.splitlines()
+        if name == read.unit and 0 < read.line <= len(lines) and lines[read.line - 1].strip():
+            return read.unit, read.line, visible(lines[read.line - 1].strip(), 300)
+    return read.unit, read.line, read.text
+
+
 def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
     """The first line of the student's code matching a regular expression: (file, line, text)."""
     regex = re.compile(pattern)
@@ -260,7 +285,7 @@ def initial_values(ctx: Context) -> list[Diagnosis]:
         for n, v in wrong.items()
     )
     name = next(iter(wrong))
-    file, line, text = locate(ctx.submission, rf"^\s*{re.escape(name)}\s*=")
+    file, line, text = locate(ctx.submission, rf"^\s*{re.escape(ctx.code_name(name))}\s*=")
     return [Diagnosis(
         "initial_values",
         _("Training starts from other parameter values: {said}. Start from the values the assignment "
@@ -337,6 +362,15 @@ def data(ctx: Context) -> list[Diagnosis]:
             "{mean} on average: the training data differ from the assignment's{where}.").format(
                 got=fmt(step.loss), xs=list(ctx.spec.x), ys=list(ctx.spec.y), mean=fmt(mean),
                 where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
+    own = (tuple(ctx.spec.x), tuple(ctx.spec.y))
+    if ctx.data != own:  # the passes confirm other data the code lists, whatever the model
+        xs, ys = ctx.data
+        listed = static.where_listed(ctx.trees, xs) if ctx.trees is not None else None
+        file, line, text = as_written(ctx.submission, listed) if listed else (None, None, None)
+        return [Diagnosis("data", _(
+            "Your program trains on x = {got_x}, y = {got_y}; the assignment's data are x = {xs}, y = {ys}{where}."
+        ).format(got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(own[0]), ys=_numbers(own[1]),
+                 where=_at(file, line, text)), {"x": list(xs), "y": list(ys)}, file, line)]
     # How many samples an epoch goes through is read from the passes alone, whatever the model and the loss.
     per = ctx.passes_per_epoch
     if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
@@ -345,14 +379,6 @@ def data(ctx: Context) -> list[Diagnosis]:
             "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
                                         where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
-    own = (tuple(ctx.spec.x), tuple(ctx.spec.y))
-    if ctx.data != own:  # the passes confirm other data the code lists, whatever the model
-        xs, ys = ctx.data
-        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
-        return [Diagnosis("data", _(
-            "Your program trains on x = {got_x}, y = {got_y}; the assignment's data are x = {xs}, y = {ys}{where}."
-        ).format(got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(own[0]), ys=_numbers(own[1]),
-                 where=_at(file, line, text)), {"x": list(xs), "y": list(ys)}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
     for k, step in enumerate(ctx.steps(2)):
@@ -449,7 +475,8 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
         parts.append(_("{names}: the gradient is reset once per epoch instead of after every sample, so it "
                        "adds up within each epoch.").format(names=", ".join(per_epoch)))
     name = (never + per_epoch)[0]
-    file, line, text = locate(ctx.submission, rf"{re.escape(name)}\.grad\.(data\.)?zero_\(|{re.escape(name)}\.grad\s*=\s*None|zero_grad\(")
+    code = re.escape(ctx.code_name(name))
+    file, line, text = locate(ctx.submission, rf"{code}\.grad\.(data\.)?zero_\(|{code}\.grad\s*=\s*None|zero_grad\(")
     hint = _("Reset it after each update with {name}.grad.zero_() (or {name}.grad = None): backward() adds "
              "to .grad, it does not overwrite it.").format(name=name)
     if file and per_epoch:
@@ -472,7 +499,8 @@ def param_replaced(ctx: Context) -> list[Diagnosis]:
     if not lost:
         return []
     name = lost[0]
-    pattern = rf"^\s*{re.escape(name)}\s*=\s*{re.escape(name)}\b|^\s*{re.escape(name)}\s*=.*{re.escape(name)}\.grad"
+    code = re.escape(ctx.code_name(name))
+    pattern = rf"^\s*{code}\s*=\s*{code}\b|^\s*{code}\s*=.*{code}\.grad"
     file, line, text = locate(ctx.submission, pattern)
     return [Diagnosis(
         "param_replaced",
@@ -554,8 +582,9 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
         estimates, astray = {name: max(ratios) for name, ratios in all_ratios.items()}, []
     out = []
     if astray:
-        file, line, text = locate_any(ctx.submission, rf"\b{re.escape(astray[0])}(\.data)?\s*(=|-=|\+=).*grad",
-                                      rf"\b{re.escape(astray[0])}(\.data)?\s*(-=|\+=)")
+        code = re.escape(ctx.code_name(astray[0]))
+        file, line, text = locate_any(ctx.submission, rf"\b{code}(\.data)?\s*(=|-=|\+=).*grad",
+                                      rf"\b{code}(\.data)?\s*(-=|\+=)")
         out.append(Diagnosis(
             "param_not_updated",
             _("{names} is not updated by its own gradient: its steps are not one rate times -{first}.grad{where}. "
@@ -567,7 +596,7 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
         return out
     flipped = [n for n, r in estimates.items() if r < 0]
     if flipped:
-        file, line, text = locate(ctx.submission, rf"{re.escape(flipped[0])}(\.data)?\s*(=.*\+|\+=)")
+        file, line, text = locate(ctx.submission, rf"{re.escape(ctx.code_name(flipped[0]))}(\.data)?\s*(=.*\+|\+=)")
         out.append(Diagnosis(
             "update_sign",
             _("{names} moves up the gradient (p + lr * grad), so the loss grows instead of shrinking{where}. "
@@ -577,7 +606,7 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
     other = {n: r for n, r in estimates.items() if r > 0 and abs(r - lr) > 0.01 * lr}
     if other:
         rate = statistics.median(other.values())
-        file, line, text = locate_any(ctx.submission, rf"{re.escape(next(iter(other)))}\b.*(-=|=).*\bgrad",
+        file, line, text = locate_any(ctx.submission, rf"{re.escape(ctx.code_name(next(iter(other))))}\b.*(-=|=).*\bgrad",
                                       r"(-=|=).*\d.*\.grad\b", r"\blr\s*=|learning_rate\s*=")
         out.append(Diagnosis(
             "learning_rate",
@@ -771,7 +800,7 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
             findings.append(_("{name}'s gradient at x={x:g} is {got}, expected {want}.").format(
                 name=name, x=p.x, got=fmt(p.grads.get(name)), want=fmt(e[name])))
             evidence[name] = "different"
-    file, line, text = locate(ctx.submission, r"^\s*return\b")
+    file, line, text = ctx.model_line()
     found = [Diagnosis(
         "param_not_updated",
         sentences(
@@ -829,16 +858,18 @@ def no_backward(ctx: Context) -> list[Diagnosis]:
 
 
 def from_the_code(ctx: Context) -> list[Diagnosis]:
-    """A program that stopped before its first backward pass shows nothing to judge by; what its code says
-    plainly (the epochs of its training loop, the rate of its updates, the starting values) is named, and
-    said to be read from the code (grader/static.py)."""
+    """A program that stopped before the end of its first epoch shows little or nothing to judge by; what its
+    code says plainly (the epochs of its training loop, the rate of its updates, the starting values, the
+    terms of its model) is named, and said to be read from the code (grader/static.py).  Where the passes it
+    made show the same mistake, theirs is the diagnosis (``_drop_implied``)."""
     trace, spec = ctx.trace, ctx.spec
-    if trace.backward_count or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
+    if trace.backward_count >= spec.samples or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
         return []
     trees = ctx.trees
     if trees is None:
         return []
-    said = _("Your program stopped before training, so this is read from its code:")
+    said = (_("Your program stopped before its first epoch ended, so this is read from its code:")
+            if trace.backward_count else _("Your program stopped before training, so this is read from its code:"))
     out = []
     starts = static.starting_values(trees, spec.param_names)
     other = {n: r for n, r in starts.items() if not LOCAL.close(r.value, spec.initial[n])}
@@ -923,9 +954,10 @@ def _terms_from_the_code(ctx: Context, said: str) -> list[Diagnosis]:
     if extra:
         findings.append(_("{names} in your model plays none of the assignment's parameters").format(
             names=", ".join(f"`{t}`" for t in extra)))
+    file, line, text = as_written(ctx.submission, model)
     return [Diagnosis("model_terms", sentences(said, _("{findings}{where}.").format(
-        findings=_("; ").join(findings), where=_at(model.unit, model.line, model.text))),
-        {"missing": missing, "extra": extra, "read_from_code": True}, model.unit, model.line)]
+        findings=_("; ").join(findings), where=_at(file, line, text))),
+        {"missing": missing, "extra": extra, "read_from_code": True}, file, line)]
 
 
 def unexplained(ctx: Context) -> list[Diagnosis]:

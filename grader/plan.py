@@ -17,14 +17,16 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from grader import callsites as cs
+from grader import static
 from grader.i18n import _
 from grader.protocol import Function, ProbeCall, ProbeResult, Program
 from grader.reference import expected_call, model_and_grads
-from grader.roles import Fit, Roles, assign, by_names
+from grader.roles import Fit, Roles, Samples, assign, by_names
 from grader.spec import Spec, Tolerance
 
 LOOSE = Tolerance(rtol=1e-5, atol=1e-6)  # for telling a matching call when the spec does not grade the role
 MOST_ATTEMPTS = 3  # ways of calling each function
+MOST_SAMPLES = 12  # other data tried for the roles, at most
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,25 @@ def units(submission) -> list[tuple[str, str]]:
     return [("", submission.source)]
 
 
-def choose_kind(spec: Spec, kinds: Sequence) -> tuple[int | None, Roles, Fit]:
+def listed_samples(spec: Spec, submission) -> list[Samples]:
+    """The (xs, ys) pairs the code lists as literals, other than the spec's: the data a program may train
+    on instead (only ever taken where the passes confirm them)."""
+    trees = static.parse(units(submission))
+    lists = static.number_lists(trees) if trees is not None else []
+    own = (tuple(spec.x), tuple(spec.y))
+    pairs = [(xs, ys) for xs in lists for ys in lists if xs is not ys and len(xs) == len(ys) and (xs, ys) != own]
+    return pairs[:MOST_SAMPLES]
+
+
+def choose_kind(spec: Spec, kinds: Sequence, data: Sequence[Samples] = ()) -> tuple[int | None, Roles, Fit]:
     """The kind of backward pass that is this assignment's training: the one whose slots play most of the
-    spec's parameters with gradients that fit, then the one named as the skeleton asks, then the longest."""
+    spec's parameters with gradients that fit (on the spec's data, or on other ``data`` the code lists),
+    then the one named as the skeleton asks, then the longest."""
     best, best_key = (None, Roles(), Fit()), None
     for index, kind in enumerate(kinds):
         if not kind.labels:
             continue
-        roles, found = assign(spec, kind.labels, kind.passes)
+        roles, found = assign(spec, kind.labels, kind.passes, data)
         named = len(by_names(spec.param_names, kind.labels))
         key = (found.clean, len(roles.by_slot), found.score, found.exact, named, len(kind.passes))
         if best_key is None or key > best_key:
@@ -165,7 +178,7 @@ def attempts_for(spec: Spec, role: str, functions: Sequence[tuple[int, Function]
 def make_plan(spec: Spec, submission, kinds: Sequence, program: Program | None, points: Sequence[Point]) -> Plan:
     """What to grade and how to call the student's functions at ``points`` (none when the program said
     nothing of what it trained)."""
-    kind, roles, found = choose_kind(spec, kinds)
+    kind, roles, found = choose_kind(spec, kinds, listed_samples(spec, submission))
     labels = kinds[kind].labels if kind is not None else ()
     if program is None:
         return Plan(kind, labels, roles, found)

@@ -85,14 +85,20 @@ def follows(observed: Sequence[float], expected: Sequence[float]) -> bool | None
     return all(_close(g, factor * f, scale) for g, f in zip(observed, expected))
 
 
-def fit(spec: Spec, assignment: Mapping[str, str], labels: Sequence[str], rows: Sequence) -> Fit:
+Samples = tuple[Sequence[float], Sequence[float]]  # (xs, ys): data a program may train on
+
+
+def fit(spec: Spec, assignment: Mapping[str, str], labels: Sequence[str], rows: Sequence,
+        data: Samples | None = None) -> Fit:
     """How well ``assignment`` (slot -> parameter) explains the first passes ``rows`` (each with ``grads``
-    and ``values`` in the order of ``labels``); a parameter the assignment leaves out counts as 0."""
+    and ``values`` in the order of ``labels``), the passes taking ``data`` (the spec's unless given) in
+    order; a parameter the assignment leaves out counts as 0."""
+    xs, ys = data or (spec.x, spec.y)
     index = {label: i for i, label in enumerate(labels)}
     chosen = list(assignment.items())
     exact = agree = depart = 0
     for k, row in enumerate(rows[:ROWS_TO_READ]):
-        x, y = spec.x[k % spec.samples], spec.y[k % spec.samples]
+        x, y = xs[k % len(xs)], ys[k % len(xs)]
         values = {role: row.values[index[slot]] for slot, role in chosen}
         grads = [row.grads[index[slot]] for slot, _ in chosen]
         if any(v is None or not math.isfinite(v) for v in [*values.values(), *grads]):
@@ -132,20 +138,21 @@ def by_order(names: Sequence[str], labels: Sequence[str]) -> dict[str, str]:
     return dict(zip(labels, names)) if len(labels) == len(names) else {}
 
 
-def _ranked(spec: Spec, labels: Sequence[str], rows: Sequence):
+def _ranked(spec: Spec, labels: Sequence[str], rows: Sequence, data: Samples | None = None):
     """(key, assignment, fit) for every assignment; the best key is the largest."""
     names = spec.param_names
     named = by_names(names, labels)
     ordered = by_order(names, labels)
     for assignment in assignments(names, labels):
-        found = fit(spec, assignment, labels, rows)
+        found = fit(spec, assignment, labels, rows, data)
         key = (found.score, len(assignment), found.exact, assignment == named, assignment == ordered)
         yield key, assignment, found
 
 
-def assign(spec: Spec, labels: Sequence[str], rows: Sequence) -> tuple[Roles, Fit]:
+def assign(spec: Spec, labels: Sequence[str], rows: Sequence, data: Sequence[Samples] = ()) -> tuple[Roles, Fit]:
     """The roles of the slots of one kind of backward pass (``rows``: its passes, in order), and how well
-    they fit."""
+    they fit.  ``data``: other samples the code lists, tried only when no assignment explains the passes
+    on the spec's (a homework trained on its own data, after a warm-up on the lecture's)."""
     names = spec.param_names
     named, ordered = by_names(names, labels), by_order(names, labels)
     fallback = Roles(named, "names") if len(named) == len(names) or not ordered else Roles(ordered, "order")
@@ -157,7 +164,11 @@ def assign(spec: Spec, labels: Sequence[str], rows: Sequence) -> tuple[Roles, Fi
         found = fit(spec, named, labels, rows)
         if found.exact == min(len(rows), ROWS_TO_READ):
             return Roles(named, "names"), found
-    _key, best, found = max(_ranked(spec, labels, rows), key=lambda entry: entry[0])
+    key, best, found = max(_ranked(spec, labels, rows), key=lambda entry: entry[0])
+    for samples in data if not found.clean else ():
+        other = max(_ranked(spec, labels, rows, samples), key=lambda entry: entry[0])
+        if other[2].clean and other[0] > key:
+            key, best, found = other
     if found.clean:
         return Roles(best, "gradients"), found
     # Nothing explains the gradients (they are summed over passes, the data differ...): names, then order.

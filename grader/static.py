@@ -165,6 +165,15 @@ def _numbers(node: ast.AST) -> tuple[float, ...] | None:
     return tuple(values)
 
 
+def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -> Read | None:
+    """The first assignment in the code of a literal list of exactly these numbers (``x_data = [1.0, 2.0]``)."""
+    for unit, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _numbers(node.value) == tuple(values):
+                return Read(float(len(values)), unit, node.lineno, visible(ast.unparse(node), 200))
+    return None
+
+
 def number_lists(trees: list[tuple[str, ast.Module]], most: int = 24) -> list[tuple[float, ...]]:
     """Every literal list of two or more plain numbers in the code, outermost first, without repeats (at
     most ``most``): the candidates for the data the program trains on, which the diagnoses

@@ -270,6 +270,25 @@ CASES = [
                 ("x_data = [1.0, 2.0, 3.0]", "x_data = [1, 2, 3]"), ("y_data = [2.0, 4.0, 6.0]", "y_data = [2, 4, 6]")),
          **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
          error="This follows from the mistake under What went wrong: another loss formula"),
+    # A notebook-style file: the lecture's linear program first (10 epochs), then the homework on its own
+    # data.  The homework's passes are graded (they fit the quadratic on the data the code lists), not the
+    # warm-up's, and its data are named where they are written.
+    Case("quadratic_homework_after_warmup.py", origin="solutions/backprop_linear.py", diagnoses=("data",),
+         edits=(("for epoch in range(100):", "for epoch in range(10):"),),
+         build=lambda linear: linear + read_origin("solutions/backprop_quadratic.py").replace(
+             "x_data = [1.0, 2.0, 3.0]", "x_data = [1.0, 2.0, 3.0, 0.5]").replace(
+             "y_data = [2.0, 4.0, 6.0]", "y_data = [3.0, 6.0, 11.0, 2.25]").replace(
+             "w1 = torch.tensor", "w_1 = torch.tensor").replace("w1.requires_grad", "w_1.requires_grad").replace(
+             "return w1 * x**2", "return w_1 * x**2").replace("w1.grad.item()", "w_1.grad.item()").replace(
+             "(w1, w2, b)", "(w_1, w2, b)"),
+         notes=("`w_1` plays w1",),
+         **statuses(5, first_epoch_grads=FAIL, training=FAIL, final_prediction=FAIL)),
+    # Stops at its first step (a name never defined), before an epoch ends: the epochs are read from the code.
+    Case("linear_stops_in_its_first_epoch.py", origin="solutions/backprop_linear.py", diagnoses=("epochs",),
+         edits=(("for epoch in range(100):", "for epoch in range(10):"),
+                ("x, y, w.grad.item())", "x, y, grad)")),
+         **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
+         error="name 'grad' is not defined"),
     Case("quadratic_two_mistakes.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("grad_not_reset", "learning_rate"),
          edits=(("p.data = p.data - 0.01 * p.grad.data", "p.data = p.data - 0.005 * p.grad.data"),

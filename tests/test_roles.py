@@ -120,3 +120,20 @@ def test_any_order_of_the_slots_any_start_any_rate_is_recovered(order, start, lr
         return  # equal starting values: two slots are interchangeable at first, which tells nothing
     roles, _ = assign(QUADRATIC, labels, as_passes(training(QUADRATIC, values, lr=lr), slots))
     assert roles.by_slot == slots
+
+
+def test_data_the_code_lists_tell_the_roles_when_the_spec_data_cannot() -> None:
+    """Two slots without a bias trained on five samples of their own: at the spec's three samples nothing
+    fits, so the names would decide (and get them backwards); on the samples the code lists, the gradients
+    are exactly the spec's loss gradients, and they decide."""
+    xs, ys = (1.0, 2.0, 3.0, 4.0, 5.0), (1.0, 6.0, 15.0, 28.0, 45.0)
+    params, rows = {"w1": 1.0, "w2": 1.0, "b": 0.0}, []
+    for k in range(12):
+        loss, grads = loss_and_grads(QUADRATIC, params, xs[k % 5], ys[k % 5])
+        rows.append(Pass(loss, 10, "hw.py", (grads["w2"], grads["w1"]), (params["w2"], params["w1"])))
+        params = {n: params[n] - 0.001 * grads[n] if n != "b" else 0.0 for n in params}
+    labels = ["w1", "a"]  # the program's w1 multiplies x; its a multiplies x**2
+    assert assign(QUADRATIC, labels, rows)[0].evidence != "gradients"
+    roles, found = assign(QUADRATIC, labels, rows, [((1.0, 2.0), (3.0, 4.0)), (xs, ys)])
+    assert roles.by_slot == {"w1": "w2", "a": "w1"} and roles.evidence == "gradients"
+    assert found.exact == 12

@@ -84,3 +84,10 @@ def test_the_model_a_forward_returns_is_read_whatever_its_names() -> None:
 def test_a_forward_that_is_not_plain_arithmetic_is_no_model() -> None:
     for body in ("return torch.mul(w, x)", "if x > 0:\n        return w * x\n    return 0", "return w * 2", "pass"):
         assert static.forward_models(trees(f"def forward(x):\n    {body}\n"), "forward") == []
+
+
+def test_where_a_list_of_numbers_is_written() -> None:
+    parsed = trees("x_data = [1.0, 2.0, 3.0]\n", "y = 2\nx_data = [1.0, 2.0, 3.0, 0.5]\n")
+    found = static.where_listed(parsed, (1.0, 2.0, 3.0, 0.5))
+    assert (found.unit, found.line, found.text) == ("hw.ipynb, cell 2", 2, "x_data = [1.0, 2.0, 3.0, 0.5]")
+    assert static.where_listed(parsed, (9.0, 9.0)) is None
