@@ -10,7 +10,8 @@ starting values...) or ``mistake``.  Every file is graded as its labelled assign
 
 * a verdict is right when a ``correct`` program gets full marks with no diagnosis, and any other gets less;
 * a correct program must carry no diagnosis at all;
-* a known deviation or mistake is *named* when its id is among the report's diagnoses; counted apart for
+* a known deviation or mistake is *named* when its id is among the report's diagnoses (``runs``, a program
+  that crashes or never ends, when the report's runs check failed; ``other`` is never counted); counted apart for
   the programs that trained at all (one that stops before its first backward pass, or cannot run here for
   a module that is not installed, shows nothing a diagnosis could rest on: its report says why it stopped).
 
@@ -58,6 +59,8 @@ def compare(labels: list[dict], reports: dict[str, dict]) -> tuple[dict, list[st
             continue
         full = report["score"] >= report["max_score"] and not report.get("error")
         found = [d["id"] for d in report.get("diagnoses", [])]
+        # A program that does not run is named by its runs check and its error, not by a diagnosis.
+        named = found + ["runs"] * any(c["id"] == "runs" and c["status"] != "pass" for c in report["checks"])
         correct = label["verdict"] == "correct"
         right = (full and not found) if correct else not full
         figures["programs"] += 1
@@ -68,11 +71,11 @@ def compare(labels: list[dict], reports: dict[str, dict]) -> tuple[dict, list[st
             figures["correct with a diagnosis"] += bool(found)
         known = [d for d in label.get("deviations", []) + label.get("mistakes", []) if d != "other"]
         figures["known mistakes"] += len(known)
-        figures["known mistakes named"] += sum(d in found for d in known)
+        figures["known mistakes named"] += sum(d in named for d in known)
         if report.get("run", {}).get("backward_passes"):  # a program that trained: its trace can show them
             figures["known mistakes, trained"] += len(known)
-            figures["known mistakes, trained, named"] += sum(d in found for d in known)
-        if not right or any(d not in found for d in known) or (correct and found):
+            figures["known mistakes, trained, named"] += sum(d in named for d in known)
+        if not right or any(d not in named for d in known) or (correct and found):
             checks = {c["id"]: c["status"] for c in report["checks"]}
             failed = [k for k, v in checks.items() if v != "pass" and k != "plot"]
             disagreements.append(
