@@ -863,13 +863,17 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
     terms of its model) is named, and said to be read from the code (grader/static.py).  Where the passes it
     made show the same mistake, theirs is the diagnosis (``_drop_implied``)."""
     trace, spec = ctx.trace, ctx.spec
-    if trace.backward_count >= spec.samples or trace.outcome.status in (FINISHED, SYNTAX_ERROR, UNREADABLE):
+    if trace.backward_count >= spec.samples or trace.outcome.status in (FINISHED, UNREADABLE):
         return []
     trees = ctx.trees
-    if trees is None:
+    if trees is None:  # (a syntax error leaves none, unless the code is Python 2's: see static.parse)
         return []
-    said = (_("Your program stopped before its first epoch ended, so this is read from its code:")
-            if trace.backward_count else _("Your program stopped before training, so this is read from its code:"))
+    if trace.outcome.status == SYNTAX_ERROR:
+        said = _("Your program could not run, so this is read from its code:")
+    elif trace.backward_count:
+        said = _("Your program stopped before its first epoch ended, so this is read from its code:")
+    else:
+        said = _("Your program stopped before training, so this is read from its code:")
     out = []
     starts = static.starting_values(trees, spec.param_names)
     other = {n: r for n, r in starts.items() if not LOCAL.close(r.value, spec.initial[n])}
@@ -888,7 +892,8 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
             rate=rate.value, where=_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
             {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
     out.extend(_terms_from_the_code(ctx, said))
-    loop = static.epochs(trees)
+    stopped = trace.outcome
+    loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
     if loop is not None and loop.value != spec.epochs:
         out.append(Diagnosis("epochs", sentences(said, _("the training loop runs {n:g} epochs{where}; the assignment "
                                                          "asks for {epochs}.").format(

@@ -72,7 +72,7 @@ def using(lang: str) -> Iterator[None]:
 
 def tidy(text: str) -> str:
     """No doubled stop where a quoted sentence that ends in ? or . meets the stop of the sentence around it."""
-    for doubled, single in (("？。", "？"), ("。。", "。"), ("?.", "?")):
+    for doubled, single in (("？。", "？"), ("。。", "。"), ("?.", "?"), ("?。", "?"), ("!。", "!"), (".。", ".")):
         text = text.replace(doubled, single)
     return text
 

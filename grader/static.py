@@ -11,6 +11,7 @@ w.grad``, ``w1 = torch.tensor([2.0])``): anything computed is left alone.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -29,14 +30,32 @@ class Read:
 
 
 def parse(units: Sequence[tuple[str, str]]) -> list[tuple[str, ast.Module]] | None:
-    """Each unit's tree; None when any unit does not parse (then nothing is read)."""
+    """Each unit's tree; None when any unit does not parse (then nothing is read).  Code written for
+    Python 2, as older tutorials of this lecture are, is read with its print statements taken as calls
+    (only ever read, never run: Python 3 rejects it, and its report says so)."""
     trees = []
     for name, source in units:
         try:
             trees.append((name, ast.parse(source)))
         except (SyntaxError, ValueError):
-            return None
+            try:
+                trees.append((name, ast.parse(_print_calls(source))))
+            except (SyntaxError, ValueError):
+                return None
     return trees
+
+
+_PRINT_STATEMENT = re.compile(r"^(\s*)print(?![\w(])\s*(.*?)\s*,?\s*$")
+
+
+def _print_calls(source: str) -> str:
+    """``print "a", x`` as ``print("a", x)``, line by line (a statement over several lines does not parse,
+    and then nothing is read)."""
+    lines = []
+    for line in source.splitlines():
+        match = _PRINT_STATEMENT.match(line)
+        lines.append(f"{match.group(1)}print({match.group(2)})" if match else line)
+    return "\n".join(lines)
 
 
 def _number(node: ast.AST) -> float | None:
@@ -64,7 +83,7 @@ def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
 def _range_count(loop: ast.For) -> float | None:
     """N of ``for _ in range(N)`` or ``range(0, N)``."""
     call = loop.iter
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"):
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("range", "xrange")):
         return None
     args = [_number(a) for a in call.args]
     if len(args) == 1:
@@ -74,8 +93,11 @@ def _range_count(loop: ast.For) -> float | None:
     return None
 
 
-def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
-    """The count of the outermost ``for ... in range(N)`` around the backward() call, when there is one."""
+def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = None) -> Read | None:
+    """The count of the outermost ``for ... in range(N)`` around the backward() call, when there is one.
+    Where the code has several training loops (a notebook's exercises), ``after`` (the unit and line where
+    the program stopped) picks the one it stopped in, else the first after it: the training it was about
+    to run."""
     found = []  # every loop around a backward() call, of any kind (an epoch loop over range(n_epochs) too)
     for name, tree in trees:
         for node in ast.walk(tree):
@@ -83,6 +105,13 @@ def epochs(trees: list[tuple[str, ast.Module]]) -> Read | None:
                 found.append((name, node))
     outer = [(name, loop) for name, loop in found
              if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
+    if len(outer) > 1 and after is not None:
+        units = [name for name, _ in trees]
+        if after[0] in units:
+            place = (units.index(after[0]), after[1])
+            later = sorted(((units.index(name), loop.lineno), name, loop) for name, loop in outer
+                           if (units.index(name), loop.end_lineno or loop.lineno) >= place)
+            outer = [(name, loop) for _, name, loop in later[:1]]
     if len(outer) != 1 or not isinstance(outer[0][1], ast.For) or _range_count(outer[0][1]) is None:
         return None  # the outermost loop is not a plain range(N): its count is not in the text
     name, loop = outer[0]

@@ -301,6 +301,13 @@ CASES = [
          **statuses(0, forward=ERROR, loss=ERROR, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
                     runs=FAIL),
          error="syntax error (line 6 of linear_syntax_error.py)"),
+    # Python 2 (print statements): it cannot run, and what its code says plainly is still named.
+    Case("linear_python2.py", origin="solutions/backprop_linear.py", diagnoses=("epochs",),
+         edits=(("for epoch in range(100):", "for epoch in xrange(10):"),
+                ('print("progress:", epoch, l.item())', 'print "progress:", epoch, l.item()')),
+         **statuses(0, forward=ERROR, loss=ERROR, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
+                    runs=FAIL),
+         error="Missing parentheses in call to 'print'"),
     Case("linear_missing_module.py", origin="linear_missing_module.py",
          **statuses(0, forward=ERROR, loss=ERROR, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
                     runs=FAIL),

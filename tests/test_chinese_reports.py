@@ -26,7 +26,7 @@ def readable_part(report: str) -> str:
     text = report.split("\n## 输出")[0].split("\n## 错误输出")[0].split("\n## 程序停止的位置")[0]
     text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
     text = re.sub(r"`[^`]*`", "`X`", text)
-    text = re.sub(r"(你的程序因 \w+ 而停止[^：]*：)[^|]*", r"\1", text)
+    text = re.sub(r"(你的程序因 \w+ 而停止[^：]*：|你的文件有语法错误[^：]*：)[^|]*", r"\1", text)
     text = re.sub(r"[\w.\\-]+\.(py|ipynb)\b", "F", text)
     return text
 

@@ -75,3 +75,10 @@ def test_a_template_from_the_child_fills_in_only_the_kits_own_placeholders() -> 
         assert translate_template(template, {"x": 1.5}) == template
     assert translate_template("{x:g} s and {rel:.2g}%", {"x": 2.5, "rel": 12.345}) == "2.5 s and 12%"
     assert translate_template("{x:g}", {"x": "text"}) == "{x:g}"  # the wrong kind of argument
+
+
+def test_a_quoted_sentence_keeps_its_own_stop() -> None:
+    from grader.i18n import tidy
+    assert tidy("语法错误：Did you mean print(...)?。") == "语法错误：Did you mean print(...)?"
+    assert tidy("停止：Name is not defined.。") == "停止：Name is not defined."
+    assert tidy("它停止了？。") == "它停止了？"

@@ -45,7 +45,7 @@ def test_two_rates_or_two_training_loops_say_nothing() -> None:
 
 
 def test_code_that_does_not_parse_is_not_read() -> None:
-    assert static.parse([("hw.py", "print 'python 2'\n")]) is None
+    assert static.parse([("hw.py", "def forward(x:\n    return x * w\n")]) is None
 
 
 def test_a_request_for_gradients_is_seen_in_any_of_its_forms() -> None:
@@ -91,3 +91,23 @@ def test_where_a_list_of_numbers_is_written() -> None:
     found = static.where_listed(parsed, (1.0, 2.0, 3.0, 0.5))
     assert (found.unit, found.line, found.text) == ("hw.ipynb, cell 2", 2, "x_data = [1.0, 2.0, 3.0, 0.5]")
     assert static.where_listed(parsed, (9.0, 9.0)) is None
+
+
+def test_python_2_code_is_read_with_its_prints_as_calls() -> None:
+    """Only read, never run: ``print "grad:", x`` and ``xrange`` are what older copies of the lecture wrote."""
+    source = 'w = Variable(torch.Tensor([1.0]), requires_grad=True)\nfor epoch in xrange(10):\n' \
+             '    for x, y in zip(xs, ys):\n        l = loss(x, y)\n        l.backward()\n' \
+             '        print "\\tgrad: ", x, y, w.grad.data[0]\n        print\n    print "progress:", epoch,\n'
+    parsed = trees(source)
+    assert parsed is not None and static.epochs(parsed).value == 10
+    assert static.parse([("hw.py", "print >>f, x\nif x\n")]) is None  # not Python at all: nothing is read
+
+
+def test_of_several_training_loops_the_one_after_the_stop_is_read() -> None:
+    loops = "for epoch in range({n}):\n    l.backward()\n"
+    parsed = trees("print(forward(4, b))\n" + loops.format(n=10), loops.format(n=50), loops.format(n=7))
+    assert static.epochs(parsed) is None  # three loops: which one is not in the text
+    assert static.epochs(parsed, ("hw.ipynb, cell 1", 1)).value == 10
+    assert static.epochs(parsed, ("hw.ipynb, cell 2", 1)).value == 50
+    assert static.epochs(parsed, ("hw.ipynb, cell 3", 9)) is None  # stopped after every loop
+    assert static.epochs(parsed, ("hw.ipynb, cell 2", 2)).value == 50  # stopped inside that loop
