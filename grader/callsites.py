@@ -161,6 +161,7 @@ class _Reader:
         (only y beside a prediction)."""
         read = [self.argument(node, loop, renames or {}, call.lineno) for node in call.args]
         order = [Y] if any(arg.what == PRED for arg in read) else [X, Y]  # loss(y_pred, y): the data is y
+        order = [what for what in order if all(arg.what != what for arg in read)]  # the loop's x, y come first
         args = []
         for node, arg in zip(call.args, read):
             if arg.what == "data":
@@ -183,7 +184,23 @@ class _Reader:
         call = self.student_call(node, line)
         if call is not None:
             return Arg(PRED, written, call=self.site(call, loop, renames))
+        number = self.number(node, line)
+        if number is not None:  # b = 1.0 passed as forward(x, w, b): a term held at that constant
+            return Arg(CONST, written, number)
         return Arg("data", written)
+
+    def number(self, node: ast.expr, line: int) -> float | None:
+        """The plain number a name was last bound to, in this function or else at the module's top level."""
+        if not isinstance(node, ast.Name):
+            return None
+        value = self.scope.assigned(node.id, line)
+        if value is None and self.scope.function is not self.scope.tree:
+            value = _Scope(self.scope.tree, 0).assigned(node.id, 10**9)
+        negative = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        value = value.operand if negative else value
+        if isinstance(value, ast.Constant) and type(value.value) in (int, float):
+            return -float(value.value) if negative else float(value.value)
+        return None
 
 
 def _functions(tree: ast.Module) -> Iterable[ast.FunctionDef]:

@@ -162,3 +162,22 @@ def test_without_a_call_site_the_skeleton_name_and_arguments_are_tried() -> None
     assert [a.args for a in found] == [("x", "y"), ("p", "y")]
     found, why = attempts_for(QUADRATIC, "forward", [], None, (), SLOTS)
     assert found == [] and "none is named forward" in why
+
+
+def test_a_name_bound_to_a_number_is_a_constant_and_no_second_x() -> None:
+    """``bias = 1.0`` passed on through the loss to forward is that constant; beside the loop's x and y, an
+    argument the grader cannot read is unknown, never another x."""
+    found = chain("""
+        bias = -1.5
+        def forward(x, w1, w2, b):
+            return x * x * w1 + x * w2 + b
+        def cost(x, y, w1, w2, b, other):
+            return (forward(x, w1, w2, b) - y) ** 2
+        def main():
+            for x, y in zip(x_data, y_data):
+                l = cost(x, y, w1, w2, bias, table)
+                l.backward()
+        """, {"forward", "cost"})
+    assert kinds(found.loss) == (cs.X, cs.Y, cs.PARAM, cs.PARAM, cs.CONST, cs.UNKNOWN)
+    assert found.loss.args[4].value == -1.5
+    assert kinds(found.forward) == (cs.X, cs.PARAM, cs.PARAM, cs.CONST)
