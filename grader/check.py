@@ -113,6 +113,17 @@ def step_label(spec: Spec, index: int) -> str:
     )
 
 
+BREAKPOINT = re.compile(r"^\s*(\w+\.)*(set_trace|breakpoint)\s*\(")
+
+
+def _at_breakpoint(traceback: str | None) -> bool:
+    """Whether the student's last line in the traceback is a debugger's breakpoint (pdb.set_trace(),
+    breakpoint()): the debugger asks to trace the program, which the sandbox refuses."""
+    code = [line for line in (traceback or "").splitlines() if line.startswith("    ") and line.strip()
+            and not set(line.strip()) <= set("^~ ")]
+    return bool(code) and bool(BREAKPOINT.match(code[-1]))
+
+
 def why_stopped(trace: Trace) -> str:
     """One sentence on how the program ended, when that explains missing observations."""
     return tidy(_why_stopped(trace))
@@ -130,6 +141,9 @@ def _why_stopped(trace: Trace) -> str:
             where=where, message=outcome.message
         )
     if outcome.status == EXCEPTION:
+        if outcome.denied and _at_breakpoint(outcome.traceback):
+            return _("Your program stops at a debugger breakpoint{where}: grading runs it with no one to continue "
+                     "it. Remove the pdb.set_trace() or breakpoint() call.").format(where=where)
         if outcome.denied:
             return _("Your program tried something grading does not allow{where}: {message}.").format(
                 where=where, message=outcome.denied)

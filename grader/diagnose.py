@@ -633,11 +633,11 @@ def epochs(ctx: Context) -> list[Diagnosis]:
             said.format(count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
             {"steps": count, "expected_steps": spec.total_steps}, file, line,
         )]
-    if status != FINISHED or count == 0 or count == spec.total_steps:
+    literal = static.epochs(ctx.trees) if ctx.trees is not None else None
+    if not (status == FINISHED or _stopped_after(ctx, literal)) or count == 0 or count == spec.total_steps:
         return []
     batch = bool(batch_updates(ctx))
     per = 1 if batch else ctx.passes_per_epoch or spec.samples
-    literal = static.epochs(ctx.trees) if ctx.trees is not None else None
     if literal is not None and literal.value >= 1 and count % int(literal.value) == 0 \
             and count // int(literal.value) >= 2:
         # The code's own epoch loop agrees with the count, with several passes in each of its turns (a loop
@@ -654,6 +654,14 @@ def epochs(ctx: Context) -> list[Diagnosis]:
             run=run, epochs=spec.epochs, where=_at(file, line, text)),
         {"epochs": run, "expected": spec.epochs}, file, line,
     )]
+
+
+def _stopped_after(ctx: Context, loop: "static.Read | None") -> bool:
+    """The program's error came after its one training loop had run to its end (a leftover line below it):
+    the passes are its whole training."""
+    outcome = ctx.trace.outcome
+    return (loop is not None and outcome.status == EXCEPTION and bool(outcome.file) and bool(outcome.line)
+            and static.after(ctx.trees, loop, (outcome.file, outcome.line)))
 
 
 LOSS_CANDIDATES: tuple[tuple[str, Callable[[float, float], float]], ...] = (
@@ -875,8 +883,15 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
     else:
         said = _("Your program stopped before training, so this is read from its code:")
     out = []
-    starts = static.starting_values(trees, spec.param_names)
-    other = {n: r for n, r in starts.items() if not LOCAL.close(r.value, spec.initial[n])}
+    listed = static.training_data(trees)
+    if listed is not None and (listed[0], listed[1]) != (tuple(spec.x), tuple(spec.y)):
+        xs, ys, read = listed
+        file, line, text = as_written(ctx.submission, read)
+        out.append(Diagnosis("data", sentences(said, _("the training goes through x = {got_x}, y = {got_y}; the "
+                                                       "assignment's data are x = {xs}, y = {ys}{where}.").format(
+            got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(spec.x), ys=_numbers(spec.y),
+            where=_at(file, line, text))), {"x": list(xs), "y": list(ys), "read_from_code": True}, file, line))
+    other = {n: r for n, r in _starts_by_role(ctx).items() if not LOCAL.close(r.value, spec.initial[n])}
     if other:
         first = next(iter(other.values()))
         out.append(Diagnosis("initial_values", sentences(said, _("{said}{where}. Start from the values the assignment "
@@ -900,6 +915,17 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
             n=loop.value, where=_at(loop.unit, loop.line, loop.text), epochs=spec.epochs)),
             {"epochs": loop.value, "expected": spec.epochs, "read_from_code": True}, loop.unit, loop.line))
     return out
+
+
+def _starts_by_role(ctx: Context) -> dict[str, "static.Read"]:
+    """The literal starting value of each of the spec's parameters, by the name that plays it in the code's
+    one model (``d = torch.Tensor([3.0])`` where d is the constant term), else by the spec's own names."""
+    names = {n: n for n in ctx.spec.param_names}
+    if len(ctx.code_models) == 1:
+        roles = code_roles(ctx.spec, ctx.code_models[0], ctx.code_constants)[0]
+        names = {role: text for text, role in roles.items()} or names
+    read = static.starting_values(ctx.trees, list(names.values()))
+    return {role: read[text] for role, text in names.items() if text in read}
 
 
 TERM_XS = (0.5, 1.5, 2.5)  # where a term's derivative is compared: x**2, x and 1 differ at each

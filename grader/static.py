@@ -27,6 +27,7 @@ class Read:
     unit: str
     line: int
     text: str
+    last: int = 0  # the last line of what was read (a loop's body), where that matters
 
 
 def parse(units: Sequence[tuple[str, str]]) -> list[tuple[str, ast.Module]] | None:
@@ -116,7 +117,16 @@ def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = 
         return None  # the outermost loop is not a plain range(N): its count is not in the text
     name, loop = outer[0]
     text = visible(f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:", 200)
-    return Read(_range_count(loop), name, loop.lineno, text)
+    return Read(_range_count(loop), name, loop.lineno, text, loop.end_lineno or loop.lineno)
+
+
+def after(trees: list[tuple[str, ast.Module]], read: Read, place: tuple[str, int]) -> bool:
+    """Whether ``place`` (a unit and a line) comes after all of what was read: below a loop's last line, or
+    in a later cell."""
+    units = [name for name, _ in trees]
+    if place[0] not in units or read.unit not in units:
+        return False
+    return (units.index(place[0]), place[1]) > (units.index(read.unit), read.last or read.line)
 
 
 def _rate_of(expression: ast.AST) -> float | None:
@@ -201,6 +211,34 @@ def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -
             if isinstance(node, ast.Assign) and _numbers(node.value) == tuple(values):
                 return Read(float(len(values)), unit, node.lineno, visible(ast.unparse(node), 200))
     return None
+
+
+def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...], tuple[float, ...], Read] | None:
+    """The samples the training loop goes through, when it says so plainly: the ``zip(a, b)`` of the loop
+    around backward(), ``a`` and ``b`` each bound once, at the top level, to a literal list of numbers."""
+    bound: dict[str, list[ast.Assign]] = {}
+    for _unit, tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                bound.setdefault(node.targets[0].id, []).append(node)
+    found = set()
+    for unit, tree in trees:
+        for loop in ast.walk(tree):
+            if not (isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop))):
+                continue
+            call = loop.iter
+            if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
+                    and all(isinstance(a, ast.Name) and len(bound.get(a.id, [])) == 1 for a in call.args):
+                xs, ys = (_numbers(bound[a.id][0].value) for a in call.args)
+                if xs is not None and ys is not None:
+                    first = bound[call.args[0].id][0]
+                    found.add((xs, ys, first.lineno))
+    if len({(xs, ys) for xs, ys, _ in found}) != 1:
+        return None
+    xs, ys, line = next(iter(found))
+    unit, node = next((u, n) for u, tree in trees for n in tree.body if getattr(n, "lineno", None) == line
+                      and isinstance(n, ast.Assign) and _numbers(n.value) == xs)
+    return xs, ys, Read(float(len(xs)), unit, line, visible(ast.unparse(node), 200))
 
 
 def number_lists(trees: list[tuple[str, ast.Module]], most: int = 24) -> list[tuple[float, ...]]:

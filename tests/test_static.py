@@ -111,3 +111,12 @@ def test_of_several_training_loops_the_one_after_the_stop_is_read() -> None:
     assert static.epochs(parsed, ("hw.ipynb, cell 2", 1)).value == 50
     assert static.epochs(parsed, ("hw.ipynb, cell 3", 9)) is None  # stopped after every loop
     assert static.epochs(parsed, ("hw.ipynb, cell 2", 2)).value == 50  # stopped inside that loop
+
+
+def test_the_data_a_training_loop_zips_are_read() -> None:
+    loop = "for epoch in range(10):\n    for x, y in zip(xs, ys):\n        l.backward()\n"
+    parsed = trees("xs = [0.0, 1.0, 2.0]\nys = [3.0, 4.5, 6.0]\n", loop)
+    xs, ys, read = static.training_data(parsed)
+    assert (xs, ys) == ((0.0, 1.0, 2.0), (3.0, 4.5, 6.0)) and (read.unit, read.line) == ("hw.ipynb, cell 1", 1)
+    assert static.training_data(trees("xs = [0.0, 1.0]\nxs = [2.0, 3.0]\nys = [1.0, 2.0]\n", loop)) is None  # bound twice
+    assert static.training_data(trees("xs = load()\nys = [1.0, 2.0]\n", loop)) is None
