@@ -8,29 +8,28 @@ the loss, the reset), and did the parameters then move by ``-lr * grad`` (the up
 Each detector tests one hypothesis: a function ``(Context) -> list[Diagnosis]`` that returns what it saw
 (empty when the hypothesis does not hold) and, where it can, the line of the student's code to look at.
 ``DETECTORS`` lists them once, in report order; ``diagnose`` runs them all, drops the diagnoses another
-one implies, and falls back on ``unexplained`` when none fits.
+one implies, and falls back on ``unexplained`` when none fits.  What a detector reads is grader/context.py;
+what is read from the code of a program that stopped early is grader/fromcode.py.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 import statistics
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from grader.check import FAIL, PASS, CheckResult, at_line, fmt, step_label
 from grader import static
-from grader.evidence import complete, one_sample_x, samples_per_epoch
+from grader.check import FAIL, PASS, CheckResult, fmt, step_label
+from grader.context import (LOCAL, Context, Diagnosis, as_written, code_at, held_constant, locate, locate_any,
+                            numbers_text)
+from grader.evidence import complete, one_sample_x
+from grader.fromcode import from_the_code
 from grader.i18n import N_, _, sentences
-from grader.protocol import visible
-from grader.load import Submission, readable_name
+from grader.load import Submission
 from grader.reference import loss_and_grads, model_and_grads
-from grader.spec import Spec, Tolerance
-from grader.trace import EXCEPTION, FINISHED, SYNTAX_ERROR, TIMEOUT, UNREADABLE, Probe, Step, Trace
+from grader.spec import Spec
+from grader.trace import EXCEPTION, FINISHED, TIMEOUT, Probe, Step, Trace
 
-LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
 FLOAT32_EPS = 2.0 ** -23  # the spacing of float32 numbers, relative to their size
 
 
@@ -67,206 +66,11 @@ def explains_error(diagnosis: "Diagnosis", trace: Trace) -> bool:
             and outcome.exc_type in ("AttributeError", "TypeError") and "None" in (outcome.message or ""))
 
 
-EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    id: str
-    message: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    file: str | None = None
-    line: int | None = None
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every detector reads.  ``checks`` holds only the checks the spec grades, so a detector asks
-    ``passed`` or ``failed``: both are False for a check the spec leaves out."""
-
-    spec: Spec
-    trace: Trace
-    checks: dict[str, CheckResult]
-    submission: Submission
-
-    def passed(self, check_id: str) -> bool:
-        check = self.checks.get(check_id)
-        return check is not None and check.status == PASS
-
-    def failed(self, check_id: str) -> bool:
-        """The check was graded and did not pass."""
-        check = self.checks.get(check_id)
-        return check is not None and check.status != PASS
-
-    def steps(self, epochs: int = EPOCHS_TO_READ) -> tuple[Step, ...]:
-        """The first epochs' steps, a parameter no slot of the student's plays at the value their model holds
-        it (see ``unplayed``): the spec's model with it there is theirs."""
-        return tuple(self.filled(step) for step in self.trace.steps[: epochs * self.samples])
-
-    def filled(self, step: Step) -> Step:
-        if not self.unplayed:
-            return step
-        return replace(step, params={**step.params, **self.unplayed})
-
-    @cached_property
-    def unplayed(self) -> dict[str, float]:
-        """Each parameter no slot of the student's plays, at the value their model holds it: the constant
-        forward's answers show (``bias = torch.tensor([1.0])``, never trained), else 0 (a term they lack)."""
-        if not self.trace.roles:
-            return {}
-        probes = [p for p in self.trace.probes if p.kind == "forward" and p.error is None and p.value is not None]
-        names = [n for n in self.spec.param_names if self.trace.slot_of(n) is None]
-        return {n: _held_constant(self, probes, n) or 0.0 for n in names}
-
-    @cached_property
-    def trees(self):
-        """The code's syntax trees (grader/static.py), parsed once for every detector; None if it does not
-        parse."""
-        return static.parse(_units(self.submission))
-
-    @cached_property
-    def passes_per_epoch(self) -> int | None:
-        """samples_per_epoch of the student's passes, read once for every detector (it searches each pass's
-        sample)."""
-        return samples_per_epoch(self.spec, self.trace.steps)
-
-    @cached_property
-    def code_models(self) -> list[static.Model]:
-        """What the code's forward functions return, as written (grader/static.py); only ever taken as the
-        student's model where the backward passes confirm it."""
-        if self.trees is None:
-            return []
-        graded = self.trace.functions.get("forward", "").rsplit(".", 1)[-1]
-        names = dict.fromkeys(n for n in (graded, self.spec.functions.get("forward", "forward")) if n)
-        return [model for name in names for model in static.forward_models(self.trees, name)]
-
-    def code_name(self, name: str) -> str:
-        """What the code calls a parameter: the tensor of the slot that plays it (``w_1``, ``w`` for
-        ``w[0]``, ``self.w1``), else the spec's name."""
-        slot = self.trace.slot_of(name)
-        return slot.split("[", 1)[0] if slot else name
-
-    def model_line(self) -> tuple[str | None, int | None, str | None]:
-        """Where the student's model is written: the return of the forward that was graded, or the first
-        return in the code."""
-        if self.code_models:
-            return as_written(self.submission, self.code_models[0])
-        return locate(self.submission, r"^\s*return\b")
-
-    @cached_property
-    def code_constants(self) -> dict[str, float]:
-        return static.constants(self.trees) if self.trees is not None else {}
-
-    @cached_property
-    def data(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The samples the student trained on: the assignment's, unless the passes show others that the
-        code lists (two literal lists of one length whose samples, taken in order, give every pass's loss
-        at the student's parameters over two epochs, through the assignment's model or, where the student's
-        has other terms, the one their forward returns).  Never taken from the code alone."""
-        spec = self.spec
-        own = (tuple(spec.x), tuple(spec.y))
-        if self._fits(*own) or self.trees is None:
-            return own
-        lists = static.number_lists(self.trees)
-        for model in (None, *self.code_models):
-            for xs in lists:
-                for ys in lists:
-                    if xs is not ys and len(xs) == len(ys) and self._fits(xs, ys, model):
-                        return xs, ys
-        return own
-
-    def _fits(self, xs: Sequence[float], ys: Sequence[float], model: static.Model | None = None) -> bool:
-        n, checked = len(xs), 0
-        for k, step in enumerate(self.trace.steps[: 2 * n]):
-            loss = self.loss_at(self.filled(step), xs[k % n], ys[k % n], model)
-            if step.loss is None or loss is None:
-                continue
-            if not LOCAL.close(step.loss, loss):
-                return False
-            checked += 1
-        return checked >= n + 1
-
-    def loss_at(self, step: Step, x: float, y: float, model: static.Model | None) -> float | None:
-        """One sample's loss at the step's parameters, through the spec's model or the code's."""
-        if model is None:
-            if not complete(step, self.spec.param_names):
-                return None
-            return loss_and_grads(self.spec, step.params, x, y)[0]
-        pred = model.value(x, {**self.code_constants, **step.slots})
-        if pred is None:
-            return None
-        try:
-            return float(self.spec.loss.value({"y_pred": pred, "y": y}))
-        except (ArithmeticError, ValueError):
-            return None
-
-    @property
-    def samples(self) -> int:
-        """How many samples an epoch of the student's training has (see ``data``)."""
-        return len(self.data[0])
-
-    def sample(self, index: int) -> tuple[float, float]:
-        """The sample of the student's pass ``index`` (see ``data``)."""
-        xs, ys = self.data
-        return xs[index % len(xs)], ys[index % len(ys)]
-
-
-def _numbers(values: Sequence[float]) -> str:
-    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
-
-
 def _not_one_sample(ctx: Context) -> bool:
     """The first informative passes are no single sample's (a model of several parameters tells)."""
     said = [one_sample_x(ctx.spec, step) for step in ctx.trace.steps[:6]]
     told = [x for x in said if x is not None]
     return len(told) >= 2 and all(x is False for x in told)
-
-
-def _units(submission: Submission) -> list[tuple[str, str]]:
-    """The code as units the way messages name them: the script, or each notebook cell that runs."""
-    filename = readable_name(submission.path.name)
-    if submission.cells is not None:
-        return [(f"{filename}, cell {c.number}", c.source) for c in submission.cells if c.run]
-    return [(filename, submission.source)]
-
-
-def as_written(submission: Submission, read: "static.Read | static.Model") -> tuple[str, int, str]:
-    """(unit, line, text) of something read from the code, the text being the student's line as they wrote
-    it (the syntax tree's own rendering where that line cannot be found)."""
-    for name, text in _units(submission):
-        lines = text.splitlines()
-        if name == read.unit and 0 < read.line <= len(lines) and lines[read.line - 1].strip():
-            return read.unit, read.line, visible(lines[read.line - 1].strip(), 300)
-    return read.unit, read.line, read.text
-
-
-def locate(submission: Submission, pattern: str) -> tuple[str | None, int | None, str | None]:
-    """The first line of the student's code matching a regular expression: (file, line, text)."""
-    regex = re.compile(pattern)
-    for name, text in _units(submission):
-        for number, line in enumerate(text.splitlines(), start=1):
-            code = line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
-            if regex.search(code) and code.strip():
-                return name, number, visible(code.strip(), 300)  # the student's text, made safe to show
-    return None, None, None
-
-
-def locate_any(submission: Submission, *patterns: str) -> tuple[str | None, int | None, str | None]:
-    for pattern in patterns:
-        found = locate(submission, pattern)
-        if found[1] is not None:
-            return found
-    return None, None, None
-
-
-def _at(file: str | None, line: int | None, text: str | None = None) -> str:
-    if not line:
-        return ""
-    place = at_line(line, file)
-    return _("{where}: {code}").format(where=place, code=f"`{text}`") if text else place
-
-
-# -- the detectors ---------------------------------------------------------------------------------------
 
 
 def initial_values(ctx: Context) -> list[Diagnosis]:
@@ -289,7 +93,7 @@ def initial_values(ctx: Context) -> list[Diagnosis]:
     return [Diagnosis(
         "initial_values",
         _("Training starts from other parameter values: {said}. Start from the values the assignment "
-          "gives{where}.").format(said=said, where=_at(file, line, text)),
+          "gives{where}.").format(said=said, where=code_at(file, line, text)),
         {"observed": wrong, "expected": {n: ctx.spec.initial[n] for n in wrong}},
         file, line,
     )]
@@ -361,7 +165,7 @@ def data(ctx: Context) -> list[Diagnosis]:
             "The first loss is {got}, but over the assignment's samples (x = {xs}, y = {ys}) your parameters give "
             "{mean} on average: the training data differ from the assignment's{where}.").format(
                 got=fmt(step.loss), xs=list(ctx.spec.x), ys=list(ctx.spec.y), mean=fmt(mean),
-                where=_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
+                where=code_at(file, line, text)), {"loss": step.loss, "expected_mean": mean}, file, line)]
     own = (tuple(ctx.spec.x), tuple(ctx.spec.y))
     if ctx.data != own:  # the passes confirm other data the code lists, whatever the model
         xs, ys = ctx.data
@@ -369,8 +173,8 @@ def data(ctx: Context) -> list[Diagnosis]:
         file, line, text = as_written(ctx.submission, listed) if listed else (None, None, None)
         return [Diagnosis("data", _(
             "Your program trains on x = {got_x}, y = {got_y}; the assignment's data are x = {xs}, y = {ys}{where}."
-        ).format(got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(own[0]), ys=_numbers(own[1]),
-                 where=_at(file, line, text)), {"x": list(xs), "y": list(ys)}, file, line)]
+        ).format(got_x=numbers_text(xs), got_y=numbers_text(ys), xs=numbers_text(own[0]), ys=numbers_text(own[1]),
+                 where=code_at(file, line, text)), {"x": list(xs), "y": list(ys)}, file, line)]
     # How many samples an epoch goes through is read from the passes alone, whatever the model and the loss.
     per = ctx.passes_per_epoch
     if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
@@ -378,7 +182,7 @@ def data(ctx: Context) -> list[Diagnosis]:
         return [Diagnosis("data", _(
             "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
-                                        where=_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
+                                        where=code_at(file, line, text)), {"samples_per_epoch": per}, file, line)]
     if not (ctx.passed("forward") and ctx.passed("loss")):
         return []
     for k, step in enumerate(ctx.steps(2)):
@@ -402,7 +206,7 @@ def data(ctx: Context) -> list[Diagnosis]:
                 xs=list(ctx.spec.x), ys=list(ctx.spec.y))
         file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
         if line:
-            message = sentences(message, _("Your data are set{where}.").format(where=_at(file, line, text)))
+            message = sentences(message, _("Your data are set{where}.").format(where=code_at(file, line, text)))
         return [Diagnosis("data", message, {"step": k + 1, "loss": step.loss, "expected": want},
                          file, line)]
     return []
@@ -421,7 +225,7 @@ def _reset_slip(ctx: Context) -> list[Diagnosis]:
         "grad_not_reset",
         _("The gradient reset{where} calls {method}(), which tensors do not have, so the program stops there and "
           "the gradient is never reset. The method is zero_(): w.grad.data.zero_() (or w.grad = None).").format(
-            where=_at(outcome.file, outcome.line), method=slip.group(1)),
+            where=code_at(outcome.file, outcome.line), method=slip.group(1)),
         {"method": slip.group(1), "stops_the_program": True}, outcome.file, outcome.line,
     )]
 
@@ -480,11 +284,11 @@ def grad_not_reset(ctx: Context) -> list[Diagnosis]:
     hint = _("Reset it after each update with {name}.grad.zero_() (or {name}.grad = None): backward() adds "
              "to .grad, it does not overwrite it.").format(name=name)
     if file and per_epoch:
-        hint = sentences(hint, _("Your reset{where} runs too rarely.").format(where=_at(file, line, text)))
+        hint = sentences(hint, _("Your reset{where} runs too rarely.").format(where=code_at(file, line, text)))
     elif not file and steps[0].line:
         file, line = steps[0].file, steps[0].line
         hint = sentences(hint, _("Put the reset in the loop over the samples, after the update that follows "
-                                 "backward(){where}.").format(where=_at(file, line)))
+                                 "backward(){where}.").format(where=code_at(file, line)))
     return [Diagnosis(
         "grad_not_reset", sentences(*parts, hint),
         {"never_reset": never, "reset_per_epoch": per_epoch}, file, line,
@@ -508,7 +312,7 @@ def param_replaced(ctx: Context) -> list[Diagnosis]:
           "tensor is computed from the old one, so it is not a leaf of the graph and autograd leaves its .grad "
           "empty (None). Update in place: {name}.data = {name}.data - lr * {name}.grad.data, or "
           "`with torch.no_grad(): {name} -= lr * {name}.grad`.").format(
-            names=", ".join(lost), where=_at(file, line, text), name=name),
+            names=", ".join(lost), where=code_at(file, line, text), name=name),
         {"parameters": lost}, file, line,
     )]
 
@@ -589,7 +393,7 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
             "param_not_updated",
             _("{names} is not updated by its own gradient: its steps are not one rate times -{first}.grad{where}. "
               "Update each parameter with its own gradient: p.data = p.data - lr * p.grad.data.").format(
-                names=", ".join(astray), first=astray[0], where=_at(file, line, text)),
+                names=", ".join(astray), first=astray[0], where=code_at(file, line, text)),
             {"parameters": astray, "steps_follow_its_gradient": False}, file, line,
         ))
     if not estimates:
@@ -600,7 +404,7 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
         out.append(Diagnosis(
             "update_sign",
             _("{names} moves up the gradient (p + lr * grad), so the loss grows instead of shrinking{where}. "
-              "Gradient descent subtracts: p - lr * grad.").format(names=", ".join(flipped), where=_at(file, line, text)),
+              "Gradient descent subtracts: p - lr * grad.").format(names=", ".join(flipped), where=code_at(file, line, text)),
             {"parameters": flipped, "estimated_rate": {n: estimates[n] for n in flipped}}, file, line,
         ))
     other = {n: r for n, r in estimates.items() if r > 0 and abs(r - lr) > 0.01 * lr}
@@ -611,7 +415,7 @@ def learning_rate_and_sign(ctx: Context) -> list[Diagnosis]:
         out.append(Diagnosis(
             "learning_rate",
             _("The updates match a learning rate of about {rate:.4g}, not {lr:g}{where}. The gradients are right; "
-              "the step size is not.").format(rate=rate, lr=lr, where=_at(file, line, text)),
+              "the step size is not.").format(rate=rate, lr=lr, where=code_at(file, line, text)),
             {"estimated": rate, "expected": lr, "per_parameter": other}, file, line,
         ))
     return out
@@ -630,7 +434,7 @@ def epochs(ctx: Context) -> list[Diagnosis]:
                        "epochs ({steps} steps){where}."))
         return [Diagnosis(
             "epochs",
-            said.format(count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=_at(file, line, text)),
+            said.format(count=f"{count:,}", epochs=spec.epochs, steps=spec.total_steps, where=code_at(file, line, text)),
             {"steps": count, "expected_steps": spec.total_steps}, file, line,
         )]
     literal = static.epochs(ctx.trees) if ctx.trees is not None else None
@@ -651,7 +455,7 @@ def epochs(ctx: Context) -> list[Diagnosis]:
     return [Diagnosis(
         "epochs",
         _("Training ran {run} epochs; the assignment asks for {epochs}{where}.").format(
-            run=run, epochs=spec.epochs, where=_at(file, line, text)),
+            run=run, epochs=spec.epochs, where=code_at(file, line, text)),
         {"epochs": run, "expected": spec.epochs}, file, line,
     )]
 
@@ -693,7 +497,7 @@ def _detached_loss(ctx: Context) -> list[Diagnosis]:
         "loss_formula",
         _("backward() was called on a loss that no parameter takes part in{where}, so autograd has nothing to "
           "differentiate. Compute the loss from the model's prediction, forward(x): a loss written as "
-          "loss(y_pred, y) is called with the prediction, not with x.").format(where=_at(file, line, text)),
+          "loss(y_pred, y) is called with the prediction, not with x.").format(where=code_at(file, line, text)),
         {"loss_reaches_parameters": False, "stops_the_program": True}, file, line,
     )]
 
@@ -724,7 +528,7 @@ def loss_formula(ctx: Context) -> list[Diagnosis]:
             return [Diagnosis(
                 "loss_formula",
                 _("Your loss computes {formula}; the loss of one sample is {loss}{where}.").format(
-                    formula=formula, loss=loss, where=_at(file, line, text)),
+                    formula=formula, loss=loss, where=code_at(file, line, text)),
                 {"computed": formula, "expected": loss}, file, line,
             )]
     probe = probes[0]
@@ -785,7 +589,7 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
         if all(LOCAL.close(o, e[name]) for o, e in zip(observed, expected)):
             continue
         if all(o is None or o == 0.0 for o in observed):
-            constant = _held_constant(ctx, probes, name)
+            constant = held_constant(ctx, probes, name)
             if constant is not None:
                 constants.append((name, constant))
                 continue
@@ -813,7 +617,7 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
         "param_not_updated",
         sentences(
             _("In your model {name} is the plain number {value}, not a tensor autograd trains: it keeps that value "
-              "for the whole training{where}.").format(name=name, value=repr(value), where=_at(file, line, text)),
+              "for the whole training{where}.").format(name=name, value=repr(value), where=code_at(file, line, text)),
             _("Make it like the others (torch.tensor([{value}], requires_grad=True)) and update it after each "
               "backward().").format(value=repr(value))),
         {"parameters": [name], "constant": value}, file, line) for name, value in constants]
@@ -821,27 +625,10 @@ def model_terms(ctx: Context) -> list[Diagnosis]:
         found.insert(0, Diagnosis(
             "model_terms",
             sentences(_("The model's terms are not {model}{where}.").format(model=ctx.spec.model.text,
-                                                                             where=_at(file, line, text)), *findings),
+                                                                             where=code_at(file, line, text)), *findings),
             evidence, file, line,
         ))
     return found
-
-
-def _held_constant(ctx: Context, probes, name: str) -> float | None:
-    """The value a parameter with no gradient is held at in the student's model, when the answers of forward
-    at the hidden points are the assignment's model with that parameter at one constant (``b = 1.0``, a plain
-    number); None when they are not, or when the constant is 0 (the term is missing)."""
-    values = []
-    for p in probes:
-        at_zero, grads = model_and_grads(ctx.spec, {**p.params, name: 0.0}, p.x)
-        if abs(grads[name]) < 1e-6:
-            continue
-        values.append((p.value - at_zero) / grads[name])
-    if len(values) < 3 or abs(values[0]) < 1e-6:
-        return None
-    if all(abs(v - values[0]) <= 1e-4 * max(1.0, abs(values[0])) for v in values):
-        return float(round(values[0], 6))
-    return None
 
 
 def no_backward(ctx: Context) -> list[Diagnosis]:
@@ -860,135 +647,9 @@ def no_backward(ctx: Context) -> list[Diagnosis]:
         "no_backward",
         _("Your code never calls backward(), so autograd never fills the gradients: every .grad stays None"
           "{where}. Call l.backward() on each sample's loss before using the gradients.").format(
-            where=_at(file, line, text)),
+            where=code_at(file, line, text)),
         {"backward_passes": 0}, file, line,
     )]
-
-
-def from_the_code(ctx: Context) -> list[Diagnosis]:
-    """A program that stopped before the end of its first epoch shows little or nothing to judge by; what its
-    code says plainly (the epochs of its training loop, the rate of its updates, the starting values, the
-    terms of its model) is named, and said to be read from the code (grader/static.py).  Where the passes it
-    made show the same mistake, theirs is the diagnosis (``_drop_implied``)."""
-    trace, spec = ctx.trace, ctx.spec
-    if trace.backward_count >= spec.samples or trace.outcome.status in (FINISHED, UNREADABLE):
-        return []
-    trees = ctx.trees
-    if trees is None:  # (a syntax error leaves none, unless the code is Python 2's: see static.parse)
-        return []
-    if trace.outcome.status == SYNTAX_ERROR:
-        said = _("Your program could not run, so this is read from its code:")
-    elif trace.backward_count:
-        said = _("Your program stopped before its first epoch ended, so this is read from its code:")
-    else:
-        said = _("Your program stopped before training, so this is read from its code:")
-    out = []
-    listed = static.training_data(trees)
-    if listed is not None and (listed[0], listed[1]) != (tuple(spec.x), tuple(spec.y)):
-        xs, ys, read = listed
-        file, line, text = as_written(ctx.submission, read)
-        out.append(Diagnosis("data", sentences(said, _("the training goes through x = {got_x}, y = {got_y}; the "
-                                                       "assignment's data are x = {xs}, y = {ys}{where}.").format(
-            got_x=_numbers(xs), got_y=_numbers(ys), xs=_numbers(spec.x), ys=_numbers(spec.y),
-            where=_at(file, line, text))), {"x": list(xs), "y": list(ys), "read_from_code": True}, file, line))
-    other = {n: r for n, r in _starts_by_role(ctx).items() if not LOCAL.close(r.value, spec.initial[n])}
-    if other:
-        first = next(iter(other.values()))
-        out.append(Diagnosis("initial_values", sentences(said, _("{said}{where}. Start from the values the assignment "
-                                                                 "gives.").format(
-            said=", ".join(_("{name} starts at {got} instead of {want}").format(name=n, got=fmt(r.value),
-                                                                                 want=fmt(spec.initial[n]))
-                           for n, r in other.items()), where=_at(first.unit, first.line, first.text))),
-            {"observed": {n: r.value for n, r in other.items()}, "read_from_code": True}, first.unit, first.line))
-    rate = static.learning_rate(trees)
-    if rate is not None and abs(rate.value - spec.learning_rate) > 1e-12:
-        out.append(Diagnosis("learning_rate", sentences(said, _("the updates use a learning rate of {rate:g}{where}; "
-                                                                "the assignment's is {lr:g}.").format(
-            rate=rate.value, where=_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
-            {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
-    out.extend(_terms_from_the_code(ctx, said))
-    stopped = trace.outcome
-    loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
-    if loop is not None and loop.value != spec.epochs:
-        out.append(Diagnosis("epochs", sentences(said, _("the training loop runs {n:g} epochs{where}; the assignment "
-                                                         "asks for {epochs}.").format(
-            n=loop.value, where=_at(loop.unit, loop.line, loop.text), epochs=spec.epochs)),
-            {"epochs": loop.value, "expected": spec.epochs, "read_from_code": True}, loop.unit, loop.line))
-    return out
-
-
-def _starts_by_role(ctx: Context) -> dict[str, "static.Read"]:
-    """The literal starting value of each of the spec's parameters, by the name that plays it in the code's
-    one model (``d = torch.Tensor([3.0])`` where d is the constant term), else by the spec's own names."""
-    names = {n: n for n in ctx.spec.param_names}
-    if len(ctx.code_models) == 1:
-        roles = code_roles(ctx.spec, ctx.code_models[0], ctx.code_constants)[0]
-        names = {role: text for text, role in roles.items()} or names
-    read = static.starting_values(ctx.trees, list(names.values()))
-    return {role: read[text] for role, text in names.items() if text in read}
-
-
-TERM_XS = (0.5, 1.5, 2.5)  # where a term's derivative is compared: x**2, x and 1 differ at each
-
-
-def _spec_terms(spec: Spec) -> dict[str, str]:
-    """Each parameter's term in the spec's model as written: the summand it is in (``w2 * x`` for w2)."""
-    summands: list[ast.expr] = []
-
-    def split(node: ast.expr) -> None:
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-            split(node.left)
-            split(node.right)
-        else:
-            summands.append(node)
-
-    split(spec.model.tree)
-    terms: dict[str, str] = {}
-    for summand in summands:
-        for node in ast.walk(summand):
-            if isinstance(node, ast.Name) and node.id in spec.param_names:
-                terms.setdefault(node.id, ast.unparse(summand))
-    return terms
-
-
-def code_roles(spec: Spec, model: static.Model, values: dict[str, float]) -> tuple[dict[str, str], list[str], list[str]]:
-    """Which of the spec's parameters each name of the code's model plays, by its derivative at three inputs
-    (the coefficient of x**2, of x, the constant); the spec's parameters no name plays; the names that play
-    none.  ``values``: what the code sets its names to, where it says (1.0 otherwise)."""
-    want = {n: [model_and_grads(spec, spec.initial, x)[1][n] for x in TERM_XS] for n in spec.param_names}
-    roles: dict[str, str] = {}
-    for text in model.names.values():
-        got = [model.derivative(text, x, values) for x in TERM_XS]
-        role = next((n for n in spec.param_names if n not in roles.values()
-                     and all(LOCAL.close(g, w) for g, w in zip(got, want[n]))), None)
-        if role is not None:
-            roles[text] = role
-    missing = [n for n in spec.param_names if n not in roles.values()]
-    return roles, missing, [t for t in model.names.values() if t not in roles]
-
-
-def _terms_from_the_code(ctx: Context, said: str) -> list[Diagnosis]:
-    """The terms of the model the code's one forward returns, against the spec's, for a program that stopped
-    before training."""
-    if len(ctx.code_models) != 1:
-        return []
-    model = ctx.code_models[0]
-    starts = {t: r.value for t, r in static.starting_values(ctx.trees, list(model.names.values())).items()}
-    _roles, missing, extra = code_roles(ctx.spec, model, {**ctx.code_constants, **starts})
-    if not (missing or extra):
-        return []
-    terms = _spec_terms(ctx.spec)
-    findings = []
-    if missing:
-        findings.append(_("your model has no term {terms} of the assignment's {model}").format(
-            terms=_(" and ").join(f"`{terms.get(n, n)}`" for n in missing), model=ctx.spec.model.text))
-    if extra:
-        findings.append(_("{names} in your model plays none of the assignment's parameters").format(
-            names=", ".join(f"`{t}`" for t in extra)))
-    file, line, text = as_written(ctx.submission, model)
-    return [Diagnosis("model_terms", sentences(said, _("{findings}{where}.").format(
-        findings=_("; ").join(findings), where=_at(file, line, text))),
-        {"missing": missing, "extra": extra, "read_from_code": True}, file, line)]
 
 
 def unexplained(ctx: Context) -> list[Diagnosis]:

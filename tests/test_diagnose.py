@@ -15,6 +15,7 @@ from builders import LINEAR, QUADRATIC, perfect, report_for, results
 from cases import CASES, ROOT
 
 from grader import diagnose as diagnose_module
+from grader import fromcode
 from grader import static
 from grader.diagnose import DETECTORS, Context, diagnose
 from grader.formula import Formula
@@ -79,8 +80,8 @@ UNIT_TESTED = {"unexplained": test_no_usual_mistake_says_so_and_where}
 
 def test_every_detector_is_registered_once() -> None:
     assert len(set(DETECTORS)) == len(DETECTORS)
-    written = [f for name, f in vars(diagnose_module).items()
-               if inspect.isfunction(f) and f.__module__ == diagnose_module.__name__ and not name.startswith("_")
+    written = [f for module in (diagnose_module, fromcode) for name, f in vars(module).items()
+               if inspect.isfunction(f) and f.__module__ == module.__name__ and not name.startswith("_")
                and list(inspect.signature(f).parameters) == ["ctx"]]
     assert set(written) - {diagnose_module.unexplained} == set(DETECTORS), "a detector is written but not registered"
 
@@ -186,7 +187,7 @@ def test_the_terms_of_the_codes_model_are_matched_by_what_they_do() -> None:
     """Names do not matter: ``x * x * w_2`` plays w1; a missing bias and an extra name are both found."""
     def roles(source: str):
         model, = static.forward_models(static.parse([("hw.py", source)]), "forward")
-        return diagnose_module.code_roles(QUADRATIC, model, {})
+        return fromcode.code_roles(QUADRATIC, model, {})
 
     assert roles("def forward(x):\n    return x * x * w_2 + x * w_1\n") == ({"w_2": "w1", "w_1": "w2"}, ["b"], [])
     assert roles("def forward(v):\n    return a * v**2 + c * v + d\n") == ({"a": "w1", "c": "w2", "d": "b"}, [], [])

@@ -1,0 +1,143 @@
+"""Diagnoses read from the code, for a program that stopped before its passes could show anything (an error
+at its first lines, a syntax of Python 2, a crash in its first epoch): the data its loop zips, the starting
+values, the rate, the epochs, and the terms of the model its forward returns, matched to the spec's by what
+each does (its derivative), not by its name.  Each says it was read from the code; where the run shows the
+same mistake, the run's diagnosis stands (grader/diagnose.py ``_drop_implied``).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from grader import static
+from grader.check import fmt
+from grader.context import LOCAL, Context, Diagnosis, as_written, code_at, numbers_text
+from grader.i18n import _, sentences
+from grader.reference import model_and_grads
+from grader.spec import Spec
+from grader.trace import FINISHED, SYNTAX_ERROR, UNREADABLE
+
+def from_the_code(ctx: Context) -> list[Diagnosis]:
+    """A program that stopped before the end of its first epoch shows little or nothing to judge by; what its
+    code says plainly (the epochs of its training loop, the rate of its updates, the starting values, the
+    terms of its model) is named, and said to be read from the code (grader/static.py).  Where the passes it
+    made show the same mistake, theirs is the diagnosis (``_drop_implied``)."""
+    trace, spec = ctx.trace, ctx.spec
+    if trace.backward_count >= spec.samples or trace.outcome.status in (FINISHED, UNREADABLE):
+        return []
+    trees = ctx.trees
+    if trees is None:  # (a syntax error leaves none, unless the code is Python 2's: see static.parse)
+        return []
+    if trace.outcome.status == SYNTAX_ERROR:
+        said = _("Your program could not run, so this is read from its code:")
+    elif trace.backward_count:
+        said = _("Your program stopped before its first epoch ended, so this is read from its code:")
+    else:
+        said = _("Your program stopped before training, so this is read from its code:")
+    out = []
+    listed = static.training_data(trees)
+    if listed is not None and (listed[0], listed[1]) != (tuple(spec.x), tuple(spec.y)):
+        xs, ys, read = listed
+        file, line, text = as_written(ctx.submission, read)
+        out.append(Diagnosis("data", sentences(said, _("the training goes through x = {got_x}, y = {got_y}; the "
+                                                       "assignment's data are x = {xs}, y = {ys}{where}.").format(
+            got_x=numbers_text(xs), got_y=numbers_text(ys), xs=numbers_text(spec.x), ys=numbers_text(spec.y),
+            where=code_at(file, line, text))), {"x": list(xs), "y": list(ys), "read_from_code": True}, file, line))
+    other = {n: r for n, r in _starts_by_role(ctx).items() if not LOCAL.close(r.value, spec.initial[n])}
+    if other:
+        first = next(iter(other.values()))
+        out.append(Diagnosis("initial_values", sentences(said, _("{said}{where}. Start from the values the assignment "
+                                                                 "gives.").format(
+            said=", ".join(_("{name} starts at {got} instead of {want}").format(name=n, got=fmt(r.value),
+                                                                                 want=fmt(spec.initial[n]))
+                           for n, r in other.items()), where=code_at(first.unit, first.line, first.text))),
+            {"observed": {n: r.value for n, r in other.items()}, "read_from_code": True}, first.unit, first.line))
+    rate = static.learning_rate(trees)
+    if rate is not None and abs(rate.value - spec.learning_rate) > 1e-12:
+        out.append(Diagnosis("learning_rate", sentences(said, _("the updates use a learning rate of {rate:g}{where}; "
+                                                                "the assignment's is {lr:g}.").format(
+            rate=rate.value, where=code_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
+            {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
+    out.extend(_terms_from_the_code(ctx, said))
+    stopped = trace.outcome
+    loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
+    if loop is not None and loop.value != spec.epochs:
+        out.append(Diagnosis("epochs", sentences(said, _("the training loop runs {n:g} epochs{where}; the assignment "
+                                                         "asks for {epochs}.").format(
+            n=loop.value, where=code_at(loop.unit, loop.line, loop.text), epochs=spec.epochs)),
+            {"epochs": loop.value, "expected": spec.epochs, "read_from_code": True}, loop.unit, loop.line))
+    return out
+
+
+def _starts_by_role(ctx: Context) -> dict[str, "static.Read"]:
+    """The literal starting value of each of the spec's parameters, by the name that plays it in the code's
+    one model (``d = torch.Tensor([3.0])`` where d is the constant term), else by the spec's own names."""
+    names = {n: n for n in ctx.spec.param_names}
+    if len(ctx.code_models) == 1:
+        roles = code_roles(ctx.spec, ctx.code_models[0], ctx.code_constants)[0]
+        names = {role: text for text, role in roles.items()} or names
+    read = static.starting_values(ctx.trees, list(names.values()))
+    return {role: read[text] for role, text in names.items() if text in read}
+
+
+TERM_XS = (0.5, 1.5, 2.5)  # where a term's derivative is compared: x**2, x and 1 differ at each
+
+
+def _spec_terms(spec: Spec) -> dict[str, str]:
+    """Each parameter's term in the spec's model as written: the summand it is in (``w2 * x`` for w2)."""
+    summands: list[ast.expr] = []
+
+    def split(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            split(node.left)
+            split(node.right)
+        else:
+            summands.append(node)
+
+    split(spec.model.tree)
+    terms: dict[str, str] = {}
+    for summand in summands:
+        for node in ast.walk(summand):
+            if isinstance(node, ast.Name) and node.id in spec.param_names:
+                terms.setdefault(node.id, ast.unparse(summand))
+    return terms
+
+
+def code_roles(spec: Spec, model: static.Model, values: dict[str, float]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Which of the spec's parameters each name of the code's model plays, by its derivative at three inputs
+    (the coefficient of x**2, of x, the constant); the spec's parameters no name plays; the names that play
+    none.  ``values``: what the code sets its names to, where it says (1.0 otherwise)."""
+    want = {n: [model_and_grads(spec, spec.initial, x)[1][n] for x in TERM_XS] for n in spec.param_names}
+    roles: dict[str, str] = {}
+    for text in model.names.values():
+        got = [model.derivative(text, x, values) for x in TERM_XS]
+        role = next((n for n in spec.param_names if n not in roles.values()
+                     and all(LOCAL.close(g, w) for g, w in zip(got, want[n]))), None)
+        if role is not None:
+            roles[text] = role
+    missing = [n for n in spec.param_names if n not in roles.values()]
+    return roles, missing, [t for t in model.names.values() if t not in roles]
+
+
+def _terms_from_the_code(ctx: Context, said: str) -> list[Diagnosis]:
+    """The terms of the model the code's one forward returns, against the spec's, for a program that stopped
+    before training."""
+    if len(ctx.code_models) != 1:
+        return []
+    model = ctx.code_models[0]
+    starts = {t: r.value for t, r in static.starting_values(ctx.trees, list(model.names.values())).items()}
+    _roles, missing, extra = code_roles(ctx.spec, model, {**ctx.code_constants, **starts})
+    if not (missing or extra):
+        return []
+    terms = _spec_terms(ctx.spec)
+    findings = []
+    if missing:
+        findings.append(_("your model has no term {terms} of the assignment's {model}").format(
+            terms=_(" and ").join(f"`{terms.get(n, n)}`" for n in missing), model=ctx.spec.model.text))
+    if extra:
+        findings.append(_("{names} in your model plays none of the assignment's parameters").format(
+            names=", ".join(f"`{t}`" for t in extra)))
+    file, line, text = as_written(ctx.submission, model)
+    return [Diagnosis("model_terms", sentences(said, _("{findings}{where}.").format(
+        findings=_("; ").join(findings), where=code_at(file, line, text))),
+        {"missing": missing, "extra": extra, "read_from_code": True}, file, line)]
