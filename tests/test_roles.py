@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.reference import loss_and_grads
-from grader.roles import assign, follows
+from grader.roles import Fit, Roles, assign, follows
 from grader.spec import get_spec
 from grader.trace import Pass
 
@@ -137,3 +137,25 @@ def test_data_the_code_lists_tell_the_roles_when_the_spec_data_cannot() -> None:
     roles, found = assign(QUADRATIC, labels, rows, [((1.0, 2.0), (3.0, 4.0)), (xs, ys)])
     assert roles.by_slot == {"w1": "w2", "a": "w1"} and roles.evidence == "gradients"
     assert found.exact == 12
+
+
+def test_a_program_of_many_tensor_sets_is_read_by_its_longest(monkeypatch) -> None:
+    """Hundreds of kinds of pass (each a search over its slots) would cost the parent minutes: only the
+    longest are weighed, and other data only for kinds of a homework's few slots."""
+    from grader import plan
+    from grader.trace import Kind
+
+    seen = []
+
+    def weighed(spec, labels, passes, data=()):
+        seen.append((labels, data))
+        return Roles({}, "names"), Fit()
+
+    monkeypatch.setattr(plan, "assign", weighed)
+    one = Pass(1.0, 1, "hw.py", (1.0,), (1.0,))
+    kinds = [Kind((f"t{k}",), (one,) * (1 + (k == 150))) for k in range(300)]
+    kinds.append(Kind(tuple(f"s{i}" for i in range(8)), (Pass(1.0, 1, "hw.py", (1.0,) * 8, (1.0,) * 8),) * 5))
+    plan.choose_kind(QUADRATIC, kinds, [((1.0, 2.0), (3.0, 4.0))])
+    assert len(seen) == plan.MOST_KINDS
+    assert ("t150",) in [labels for labels, _ in seen]  # the longer ones are kept
+    assert all(data == () for labels, data in seen if len(labels) == 8)

@@ -120,3 +120,12 @@ def test_the_data_a_training_loop_zips_are_read() -> None:
     assert (xs, ys) == ((0.0, 1.0, 2.0), (3.0, 4.5, 6.0)) and (read.unit, read.line) == ("hw.ipynb, cell 1", 1)
     assert static.training_data(trees("xs = [0.0, 1.0]\nxs = [2.0, 3.0]\nys = [1.0, 2.0]\n", loop)) is None  # bound twice
     assert static.training_data(trees("xs = load()\nys = [1.0, 2.0]\n", loop)) is None
+
+
+def test_reading_python_2_stays_fast_on_hostile_lines() -> None:
+    """The parent reads the student's text: a line built to make a backtracking pattern take hours is read
+    at once (a failing pattern here would not return within the test run)."""
+    source = "print x" + " " * 200_000 + "y\n" + "print" + ", " * 100_000 + "(\n"  # the first pattern took hours on this
+    assert static.parse([("hw.py", source)]) is None
+    assert static._print_calls("print 'a', x,\nprint\n    print x\nprinter = 1\nprint(x)\n") == \
+        "print('a', x)\nprint()\n    print(x)\nprinter = 1\nprint(x)"
