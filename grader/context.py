@@ -21,6 +21,7 @@ from grader.reference import loss_and_grads, model_and_grads
 from grader.spec import Spec, Tolerance
 from grader.trace import Step, Trace
 
+MOST_MODELS = 4  # forward functions read from the code, at most (a notebook may define a few)
 LOCAL = Tolerance(rtol=1e-3, atol=1e-5)  # one step recomputed at the student's own parameters
 EPOCHS_TO_READ = 3  # the detectors look at the first epochs; mistakes show there
 
@@ -88,12 +89,13 @@ class Context:
     @cached_property
     def code_models(self) -> list[static.Model]:
         """What the code's forward functions return, as written (grader/static.py); only ever taken as the
-        student's model where the backward passes confirm it."""
+        student's model where the backward passes confirm it.  A few at most: each is tried against every
+        pair of the code's lists."""
         if self.trees is None:
             return []
         graded = self.trace.functions.get("forward", "").rsplit(".", 1)[-1]
         names = dict.fromkeys(n for n in (graded, self.spec.functions.get("forward", "forward")) if n)
-        return [model for name in names for model in static.forward_models(self.trees, name)]
+        return [model for name in names for model in static.forward_models(self.trees, name)][:MOST_MODELS]
 
     def code_name(self, name: str) -> str:
         """What the code calls a parameter: the tensor of the slot that plays it (``w_1``, ``w`` for
