@@ -1,6 +1,6 @@
-"""Grade the end-to-end cases (tests/cases.py; all, or those named) with the runner the kit picks where the POSIX-only parts are
-missing, in a process where they are hidden (posix_hidden.py), its children too (CHILD_PYTHON hides them
-there).  Prints one JSON line per case.  Run by tests/test_portable.py:
+"""Grade the end-to-end cases (tests/cases.py; all, or those named) with the runner the kit picks where the
+POSIX-only parts are missing, in a process where they are hidden (posix_hidden.py), its children too
+(CHILD_PYTHON hides them there).  Prints one JSON line per case.  Run by tests/test_portable.py:
 
     python grade_cases.py FOLDER CHILD_PYTHON [CASE ...]
 """
