@@ -93,6 +93,8 @@ def fit(spec: Spec, assignment: Mapping[str, str], labels: Sequence[str], rows: 
     """How well ``assignment`` (slot -> parameter) explains the first passes ``rows`` (each with ``grads``
     and ``values`` in the order of ``labels``), the passes taking ``data`` (the spec's unless given) in
     order; a parameter the assignment leaves out counts as 0."""
+    if not assignment:
+        return Fit()  # no slot plays anything: nothing is explained (an empty set of gradients fits any pass)
     xs, ys = data or (spec.x, spec.y)
     index = {label: i for i, label in enumerate(labels)}
     chosen = list(assignment.items())

@@ -159,3 +159,28 @@ def test_a_program_of_many_tensor_sets_is_read_by_its_longest(monkeypatch) -> No
     assert len(seen) == plan.MOST_KINDS
     assert ("t150",) in [labels for labels, _ in seen]  # the longer ones are kept
     assert all(data == () for labels, data in seen if len(labels) == 8)
+
+
+def test_a_kind_whose_slots_play_nothing_explains_nothing() -> None:
+    """A notebook's linear warm-up (one slot ``w``) beside the homework, both never resetting their gradients:
+    neither fits, and the warm-up's empty fallback must not count as a perfect fit (it won the choice, and
+    the homework's passes went ungraded)."""
+    from grader.plan import choose_kind
+    from grader.trace import Kind
+
+    def never_reset(slots, start):
+        params, total, rows = dict(start), {n: 0.0 for n in start}, []
+        for k in range(12):
+            x, y = QUADRATIC.x[k % 3], QUADRATIC.y[k % 3]
+            loss, grads = loss_and_grads(QUADRATIC, {**{"w1": 0.0, "w2": 0.0, "b": 0.0}, **params}, x, y)
+            total = {n: total[n] + grads[n] for n in start}
+            rows.append(Pass(loss, 10, "hw.py", tuple(total[n] for n in slots.values()),
+                             tuple(params[n] for n in slots.values())))
+            params = {n: params[n] - 0.01 * total[n] for n in start}
+        return rows
+
+    warmup = Kind(("w",), tuple(never_reset({"w": "w2"}, {"w2": 1.0})))
+    homework = Kind(("w1", "w2", "b"), tuple(never_reset({"w1": "w1", "w2": "w2", "b": "b"}, QUADRATIC.initial)))
+    assert assign(QUADRATIC, ["w"], list(warmup.passes))[1].exact < 12
+    index, roles, _ = choose_kind(QUADRATIC, [warmup, homework])
+    assert index == 1 and roles.by_slot == {"w1": "w1", "w2": "w2", "b": "b"}
