@@ -1,0 +1,196 @@
+"""Do the diagnoses hold on real students' styles?  Plant one known mistake in each correct program of a
+labelled folder (see verdicts.py) and see whether the kit names it.
+
+    python benchmarks/mutants.py FOLDER [FOLDER ...] [--out DIR] [--jobs N] [--show]
+
+Each correct program is parsed and changed at one place, by its syntax tree (comments are lost, which
+grading does not mind), when that place is plain enough to find; for the homework, in the last place
+that fits, since a notebook may hold the linear program first:
+
+* ``learning_rate``: the rate of every update that reads a gradient, 0.01 -> 0.02;
+* ``update_sign``: those updates go up the gradient (``p - lr * g`` -> ``p + lr * g``);
+* ``epochs``: the epoch loop's ``range(100)`` -> ``range(30)``;
+* ``grad_not_reset``: every statement that resets a gradient (``.zero_()``, ``.grad = None``,
+  ``zero_grad()``) is removed;
+* ``data``: the last y sample 6.0 -> 7.0, in the one literal list that holds the lecture's y;
+* ``initial_values``: the first parameter made from a literal 1.0 starts at 0.5.
+
+A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
+authors and are never committed; this prints figures and, with ``--show``, each miss.  Run by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _updates(tree: ast.Module):
+    """Each update that reads a gradient: ``p = p - c * g`` / ``p -= c * g`` (the BinOp or the AugAssign)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub) and ".grad" in ast.unparse(node.value):
+            yield node
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp) \
+                and isinstance(node.value.op, ast.Sub) and ".grad" in ast.unparse(node.value.right):
+            yield node.value
+
+
+def learning_rate(tree: ast.Module) -> bool:
+    changed = False
+    for update in list(_updates(tree)):
+        part = update.value if isinstance(update, ast.AugAssign) else update.right
+        for node in ast.walk(part):
+            if isinstance(node, ast.Constant) and node.value == 0.01:
+                node.value, changed = 0.02, True
+    if not changed:  # a named rate: lr = 0.01
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value == 0.01:
+                node.value.value, changed = 0.02, True
+    return changed
+
+
+def update_sign(tree: ast.Module) -> bool:
+    found = list(_updates(tree))
+    for update in found:
+        if isinstance(update, ast.AugAssign):
+            update.op = ast.Add()
+        else:
+            update.op = ast.Add()
+    return bool(found)
+
+
+def epochs(tree: ast.Module) -> bool:
+    loops = [node for node in ast.walk(tree) if isinstance(node, ast.For) and "backward" in ast.unparse(node)
+             and ast.unparse(node.iter) == "range(100)"]
+    if not loops:
+        return False
+    loops[-1 if LAST else 0].iter.args[0].value = 30
+    return True
+
+
+def _resets(statement: ast.stmt) -> bool:
+    text = ast.unparse(statement)
+    return (".grad" in text and ("zero_()" in text or "= None" in text)) or "zero_grad()" in text
+
+
+def grad_not_reset(tree: ast.Module) -> bool:
+    removed = False
+    for node in ast.walk(tree):
+        for field in ("body", "orelse"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and body and all(isinstance(s, ast.stmt) for s in body):
+                kept = [s for s in body if not (isinstance(s, (ast.Expr, ast.Assign)) and _resets(s))]
+                if len(kept) != len(body):
+                    removed = True
+                    setattr(node, field, kept or [ast.Pass()])
+                    # a for loop over the parameters that only reset them is now a loop of pass: harmless
+    return removed
+
+
+def data(tree: ast.Module) -> bool:
+    lists = [n for n in ast.walk(tree) if isinstance(n, (ast.List, ast.Tuple))
+             and [getattr(e, "value", None) for e in n.elts] == [2.0, 4.0, 6.0]]
+    if len(lists) != 1:
+        return False
+    lists[0].elts[2] = ast.Constant(7.0)
+    return True
+
+
+def initial_values(tree: ast.Module) -> bool:
+    ones = [inner for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and ast.unparse(node.func).split(".")[-1] in ("tensor", "Tensor", "Variable")
+            for inner in ast.walk(node) if isinstance(inner, ast.Constant) and type(inner.value) is float
+            and inner.value == 1.0]
+    if not ones:
+        return False
+    ones[-1 if LAST else 0].value = 0.5
+    return True
+
+
+LAST = False  # plant in the last place that fits (a notebook's homework comes after the linear warm-up)
+
+MUTATIONS = {f.__name__: f for f in (learning_rate, update_sign, epochs, grad_not_reset, data, initial_values)}
+
+
+def sources(path: Path) -> list[str] | None:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return [path.read_text(encoding="utf-8", errors="replace")]
+
+
+def mutate(path: Path, name: str, last: bool) -> str | None:
+    """The program as one script with the mutation applied (in the last place that fits, if ``last``), or
+    None where it does not apply."""
+    global LAST
+    LAST = last
+    try:
+        code = "\n".join(line for s in sources(path) for line in s.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, KeyError):
+        return None
+    if not MUTATIONS[name](tree):
+        return None
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--show", action="store_true")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="mutants-"))
+    planted: dict[str, dict[str, str]] = defaultdict(dict)  # assignment -> mutant file -> planted id
+    for folder in args.folders:
+        for label in json.loads((folder / "labels.json").read_text(encoding="utf-8")):
+            if label["verdict"] != "correct":
+                continue
+            for name in MUTATIONS:
+                text = mutate(folder / label["file"], name, label["assignment"] == "backprop_quadratic")
+                if text is None:
+                    continue
+                target = out / "in" / label["assignment"] / f"{folder.name}_{Path(label['file']).stem}_{name}.py"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+                planted[label["assignment"]][target.name] = name
+    reports = {}
+    for assignment, files in planted.items():
+        subprocess.run([sys.executable, "-m", "grader", "check", str(out / "in" / assignment), "--assignment",
+                        assignment, "--out", str(out / assignment), "--format", "json", "--jobs", str(args.jobs),
+                        "--seed", "1", "--unsafe-no-file-isolation"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                       check=False)
+        for path in (out / assignment).rglob("report.json"):
+            report = json.loads(path.read_text(encoding="utf-8"))
+            reports[Path(report["submission"]).name] = report
+    tried, named, misses = Counter(), Counter(), []
+    for assignment, files in planted.items():
+        for file, name in sorted(files.items()):
+            tried[name] += 1
+            report = reports.get(file)
+            found = [d["id"] for d in report.get("diagnoses", [])] if report else []
+            if report and name in found and report["score"] < report["max_score"]:
+                named[name] += 1
+            else:
+                misses.append(f"{file}: planted {name}, diagnoses {found}, "
+                              f"score {report['score'] if report else '-'}")
+    for name in MUTATIONS:
+        if tried[name]:
+            print(f"{name:16} {named[name]}/{tried[name]}")
+    print(f"{'all':16} {sum(named.values())}/{sum(tried.values())} (mutants in {out})")
+    if args.show:
+        print("\n".join(["", "misses:", *misses]))
+
+
+if __name__ == "__main__":
+    main()
