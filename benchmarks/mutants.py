@@ -13,7 +13,10 @@ that fits, since a notebook may hold the linear program first:
 * ``grad_not_reset``: every statement that resets a gradient (``.zero_()``, ``.grad = None``,
   ``zero_grad()``) is removed;
 * ``data``: the last y sample 6.0 -> 7.0, in the one literal list that holds the lecture's y;
-* ``initial_values``: the first parameter made from a literal 1.0 starts at 0.5.
+* ``initial_values``: the first parameter made from a literal 1.0 starts at 0.5;
+* ``model_terms``: the term forward adds last (``+ b``) is left out;
+* ``loss_formula``: the loss is not squared;
+* ``param_not_updated``: the last of several ``p.data = ...`` updates is removed.
 
 A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
 authors and are never committed; this prints figures and, with ``--show``, each miss.  Run by hand.
@@ -115,9 +118,54 @@ def initial_values(tree: ast.Module) -> bool:
     return True
 
 
+def model_terms(tree: ast.Module) -> bool:
+    """The model's added term (``+ b``, the bias) left out of forward's return."""
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef) and function.name == "forward":
+            for node in ast.walk(function):
+                if isinstance(node, ast.Return) and isinstance(node.value, ast.BinOp) \
+                        and isinstance(node.value.op, ast.Add) and isinstance(node.value.right, ast.Name):
+                    node.value = node.value.left
+                    return True
+    return False
+
+
+def loss_formula(tree: ast.Module) -> bool:
+    """The square dropped from the loss: ``(y_pred - y) ** 2`` -> ``(y_pred - y)``."""
+    squares = [node for function in ast.walk(tree) if isinstance(function, ast.FunctionDef) and function.name == "loss"
+               for node in ast.walk(function) if isinstance(node, ast.Return) and isinstance(node.value, ast.BinOp)
+               and isinstance(node.value.op, ast.Pow)]
+    if not squares:
+        return False
+    square = squares[-1 if LAST else 0]
+    square.value = square.value.left
+    return True
+
+
+def param_not_updated(tree: ast.Module) -> bool:
+    """The last parameter's update statement removed (``b.data = b.data - 0.01 * b.grad.data``)."""
+    updates = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign))
+               and ".grad" in ast.unparse(n.value) and isinstance(n.value if isinstance(n, ast.AugAssign)
+                                                                  else n.value, ast.AST)
+               and "=" in ast.unparse(n) and ast.unparse(n).split("=")[0].strip().endswith(".data")]
+    if len(updates) < 2:  # one update for all (a loop over the parameters) cannot lose just one
+        return False
+    target = updates[-1]
+    for node in ast.walk(tree):
+        for field in ("body", "orelse"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and target in body:
+                body.remove(target)
+                if not body:
+                    body.append(ast.Pass())
+                return True
+    return False
+
+
 LAST = False  # plant in the last place that fits (a notebook's homework comes after the linear warm-up)
 
-MUTATIONS = {f.__name__: f for f in (learning_rate, update_sign, epochs, grad_not_reset, data, initial_values)}
+MUTATIONS = {f.__name__: f for f in (learning_rate, update_sign, epochs, grad_not_reset, data, initial_values,
+                                      model_terms, loss_formula, param_not_updated)}
 
 
 def sources(path: Path) -> list[str] | None:
