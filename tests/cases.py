@@ -350,6 +350,10 @@ CASES = [
     # -- correct mathematics in the styles real students write: graded by what the code computes ----------
     Case("quadratic_style_underscored.py", origin="quadratic_style_underscored.py", diagnoses=(),
          notes=("`w_1` plays w1, `w_2` plays w2",), message={"forward": "model gives the right value"}, **all_pass()),
+    # Its own names, and a fresh tensor bound to one of them below the training: the hidden calls of forward
+    # read what the name holds then, as they do for the skeleton's names.
+    Case("quadratic_style_rebound_after_training.py", origin="quadratic_style_underscored.py", diagnoses=(),
+         build=lambda text: text + "\nw_1 = torch.tensor([1.0])  # a leftover experiment\n", **all_pass()),
     Case("quadratic_style_abc.py", origin="quadratic_style_abc.py", diagnoses=(),
          notes=("`a` plays w1, `b` plays w2, `c` plays b",), **all_pass()),
     Case("quadratic_style_one_tensor.py", origin="quadratic_style_one_tensor.py", diagnoses=(),

@@ -474,9 +474,10 @@ class Slots:
         return labels, values, grads
 
     def bound_in_module(self, label: str):
-        """The tensor the module binds to a label that is one of the spec's names (after the run it may be
-        another than training saw: a parameter rebound with p = p - lr * grad)."""
-        if label not in self.wanted or self.module is None:
+        """The tensor the module binds to a label that is a plain name, the spec's or the student's own
+        (after the run it may be another than training saw: a parameter rebound with p = p - lr * grad, or
+        made afresh below the training), so a hidden call reads the value it is given whatever the name."""
+        if not (label in self.wanted or label.isidentifier()) or self.module is None:
             return None
         value = lookup(_module_dict(self.module), label)
         return value if self.tensors.is_tensor(value) and self.tensors.numel(value) == 1 else None
