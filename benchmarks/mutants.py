@@ -18,7 +18,9 @@ that fits, since a notebook may hold the linear program first:
 * ``loss_formula``: the loss is not squared;
 * ``param_not_updated``: the last of several ``p.data = ...`` updates is removed.
 
-A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
+It also respells each correct program without changing its mathematics (its tensors renamed p0, p1...;
+forward and loss renamed predict and cost; everything inside ``def main()``): each must keep full marks
+and no diagnosis.  A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
 authors and are never committed; this prints figures and, with ``--show``, each miss.  Run by hand.
 """
 
@@ -162,6 +164,54 @@ def param_not_updated(tree: ast.Module) -> bool:
     return False
 
 
+# -- the same mathematics in another spelling: each must keep full marks with no diagnosis ---------------
+
+def _rename(tree: ast.Module, names: dict[str, str]) -> bool:
+    """Every use of each name, and the functions so named; not where a function takes an argument of it, nor
+    where a new name is taken already."""
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {a.arg for a in ast.walk(tree)
+                                                                       if isinstance(a, ast.arg)}
+    if any(isinstance(a, ast.arg) and a.arg in names for a in ast.walk(tree)) or used & set(names.values()):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in names:
+            node.id = names[node.id]
+        elif isinstance(node, ast.FunctionDef) and node.name in names:
+            node.name = names[node.name]
+    return True
+
+
+def renamed_parameters(tree: ast.Module) -> bool:
+    """The tensors the module makes (``w1 = torch.tensor([1.0])``) renamed p0, p1, ... in order."""
+    made = [n.targets[0].id for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Call)
+            and ast.unparse(n.value.func).split(".")[-1] in ("tensor", "Tensor", "Variable", "FloatTensor")
+            and "_data" not in n.targets[0].id]
+    return bool(made) and _rename(tree, {name: f"p{i}" for i, name in enumerate(dict.fromkeys(made))})
+
+
+def renamed_functions(tree: ast.Module) -> bool:
+    """forward and loss called predict and cost."""
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    names = {k: v for k, v in (("forward", "predict"), ("loss", "cost")) if k in defined}
+    return bool(names) and not ({"predict", "cost"} & defined) and _rename(tree, names)
+
+
+def in_main(tree: ast.Module) -> bool:
+    """Everything but the imports inside ``def main():``, called at the end (the functions become closures)."""
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    rest = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    if not rest or any(isinstance(n, ast.Global) for n in ast.walk(tree)):
+        return False
+    main = ast.FunctionDef(name="main", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                                                           defaults=[]), body=rest, decorator_list=[], returns=None,
+                           type_params=[])
+    tree.body = [*imports, main, ast.Expr(ast.Call(ast.Name("main", ast.Load()), [], []))]
+    return True
+
+
+STYLES = {f.__name__: f for f in (renamed_parameters, renamed_functions, in_main)}
+
 LAST = False  # plant in the last place that fits (a notebook's homework comes after the linear warm-up)
 
 MUTATIONS = {f.__name__: f for f in (learning_rate, update_sign, epochs, grad_not_reset, data, initial_values,
@@ -186,7 +236,7 @@ def mutate(path: Path, name: str, last: bool) -> str | None:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, KeyError):
         return None
-    if not MUTATIONS[name](tree):
+    if not {**MUTATIONS, **STYLES}[name](tree):
         return None
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
@@ -204,7 +254,7 @@ def main() -> None:
         for label in json.loads((folder / "labels.json").read_text(encoding="utf-8")):
             if label["verdict"] != "correct":
                 continue
-            for name in MUTATIONS:
+            for name in [*MUTATIONS, *STYLES]:
                 text = mutate(folder / label["file"], name, label["assignment"] == "backprop_quadratic")
                 if text is None:
                     continue
@@ -227,15 +277,21 @@ def main() -> None:
             tried[name] += 1
             report = reports.get(file)
             found = [d["id"] for d in report.get("diagnoses", [])] if report else []
-            if report and name in found and report["score"] < report["max_score"]:
+            if name in STYLES and report and not found and report["score"] >= report["max_score"]:
+                named[name] += 1
+            elif name in MUTATIONS and report and name in found and report["score"] < report["max_score"]:
                 named[name] += 1
             else:
                 misses.append(f"{file}: planted {name}, diagnoses {found}, "
                               f"score {report['score'] if report else '-'}")
     for name in MUTATIONS:
         if tried[name]:
-            print(f"{name:16} {named[name]}/{tried[name]}")
-    print(f"{'all':16} {sum(named.values())}/{sum(tried.values())} (mutants in {out})")
+            print(f"{name:18} named {named[name]}/{tried[name]}")
+    print(f"{'all mistakes':18} named {sum(named[n] for n in MUTATIONS)}/{sum(tried[n] for n in MUTATIONS)}")
+    for name in STYLES:
+        if tried[name]:
+            print(f"{name:18} full marks, no diagnosis {named[name]}/{tried[name]}")
+    print(f"(mutants in {out})")
     if args.show:
         print("\n".join(["", "misses:", *misses]))
 
