@@ -111,13 +111,11 @@ def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = 
                 found.append((name, node))
     outer = [(name, loop) for name, loop in found
              if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
-    if len(outer) > 1 and after is not None:
-        units = [name for name, _ in trees]
-        if after[0] in units:
-            place = (units.index(after[0]), after[1])
-            later = sorted(((units.index(name), loop.lineno), name, loop) for name, loop in outer
-                           if (units.index(name), loop.end_lineno or loop.lineno) >= place)
-            outer = [(name, loop) for _, name, loop in later[:1]]
+    place = _place(trees, *after) if after is not None else None
+    if len(outer) > 1 and place is not None:
+        later = sorted((_place(trees, name, loop.lineno), name, loop) for name, loop in outer
+                       if _place(trees, name, loop.end_lineno or loop.lineno) >= place)
+        outer = [(name, loop) for _, name, loop in later[:1]]
     if len(outer) != 1 or not isinstance(outer[0][1], ast.For) or _range_count(outer[0][1]) is None:
         return None  # the outermost loop is not a plain range(N): its count is not in the text
     name, loop = outer[0]
@@ -125,13 +123,18 @@ def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = 
     return Read(_range_count(loop), name, loop.lineno, text, loop.end_lineno or loop.lineno)
 
 
+def _place(trees: list[tuple[str, ast.Module]], unit: str, line: int) -> tuple[int, int] | None:
+    """A line's position in the code, in the order the units run (a notebook's cells); None for a unit the
+    code does not have."""
+    units = [name for name, _ in trees]
+    return (units.index(unit), line) if unit in units else None
+
+
 def after(trees: list[tuple[str, ast.Module]], read: Read, place: tuple[str, int]) -> bool:
     """Whether ``place`` (a unit and a line) comes after all of what was read: below a loop's last line, or
     in a later cell."""
-    units = [name for name, _ in trees]
-    if place[0] not in units or read.unit not in units:
-        return False
-    return (units.index(place[0]), place[1]) > (units.index(read.unit), read.last or read.line)
+    here, end = _place(trees, *place), _place(trees, read.unit, read.last or read.line)
+    return here is not None and end is not None and here > end
 
 
 def _rate_of(expression: ast.AST) -> float | None:
@@ -221,29 +224,27 @@ def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -
 def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...], tuple[float, ...], Read] | None:
     """The samples the training loop goes through, when it says so plainly: the ``zip(a, b)`` of the loop
     around backward(), ``a`` and ``b`` each bound once, at the top level, to a literal list of numbers."""
-    bound: dict[str, list[ast.Assign]] = {}
-    for _unit, tree in trees:
+    bound: dict[str, list[tuple[str, ast.Assign]]] = {}
+    for unit, tree in trees:
         for node in tree.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                bound.setdefault(node.targets[0].id, []).append(node)
-    found = set()
-    for unit, tree in trees:
+                bound.setdefault(node.targets[0].id, []).append((unit, node))
+    found = {}  # (xs, ys) -> where xs is written
+    for tree in (tree for _, tree in trees):
         for loop in ast.walk(tree):
             if not (isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop))):
                 continue
             call = loop.iter
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
                     and all(isinstance(a, ast.Name) and len(bound.get(a.id, [])) == 1 for a in call.args):
-                xs, ys = (_numbers(bound[a.id][0].value) for a in call.args)
+                (unit, first), (_, second) = (bound[a.id][0] for a in call.args)
+                xs, ys = _numbers(first.value), _numbers(second.value)
                 if xs is not None and ys is not None:
-                    first = bound[call.args[0].id][0]
-                    found.add((xs, ys, first.lineno))
-    if len({(xs, ys) for xs, ys, _ in found}) != 1:
+                    found.setdefault((xs, ys), (unit, first))
+    if len(found) != 1:
         return None
-    xs, ys, line = next(iter(found))
-    unit, node = next((u, n) for u, tree in trees for n in tree.body if getattr(n, "lineno", None) == line
-                      and isinstance(n, ast.Assign) and _numbers(n.value) == xs)
-    return xs, ys, Read(float(len(xs)), unit, line, visible(ast.unparse(node), 200))
+    (xs, ys), (unit, node) = next(iter(found.items()))
+    return xs, ys, Read(float(len(xs)), unit, node.lineno, visible(ast.unparse(node), 200))
 
 
 def number_lists(trees: list[tuple[str, ast.Module]], most: int = 24) -> list[tuple[float, ...]]:
