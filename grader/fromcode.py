@@ -43,7 +43,8 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
                                                        "assignment's data are x = {xs}, y = {ys}{where}.").format(
             got_x=numbers_text(xs), got_y=numbers_text(ys), xs=numbers_text(spec.x), ys=numbers_text(spec.y),
             where=code_at(file, line, text))), {"x": list(xs), "y": list(ys), "read_from_code": True}, file, line))
-    other = {n: r for n, r in _starts_by_role(ctx).items() if not LOCAL.close(r.value, spec.initial[n])}
+    terms = _code_terms(ctx)
+    other = {n: r for n, r in _starts_by_role(ctx, terms).items() if not LOCAL.close(r.value, spec.initial[n])}
     if other:
         first = next(iter(other.values()))
         out.append(Diagnosis("initial_values", sentences(said, _("{said}{where}. Start from the values the assignment "
@@ -58,7 +59,7 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
                                                                 "the assignment's is {lr:g}.").format(
             rate=rate.value, where=code_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
             {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
-    out.extend(_terms_from_the_code(ctx, said))
+    out.extend(_terms_from_the_code(ctx, said, terms))
     stopped = trace.outcome
     loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
     if loop is not None and loop.value != spec.epochs:
@@ -69,13 +70,25 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
     return out
 
 
-def _starts_by_role(ctx: Context) -> dict[str, "static.Read"]:
+CodeTerms = tuple[static.Model, dict[str, str], list[str], list[str]]  # the model, code_roles' answer
+
+
+def _code_terms(ctx: Context) -> CodeTerms | None:
+    """The code's one model with its names' roles (see ``code_roles``), its derivatives taken at the values
+    the code starts its names at; None unless the code has exactly one forward that is plain arithmetic."""
+    if len(ctx.code_models) != 1:
+        return None
+    model = ctx.code_models[0]
+    starts = {t: r.value for t, r in static.starting_values(ctx.trees, list(model.names.values())).items()}
+    return (model, *code_roles(ctx.spec, model, {**ctx.code_constants, **starts}))
+
+
+def _starts_by_role(ctx: Context, terms: CodeTerms | None) -> dict[str, "static.Read"]:
     """The literal starting value of each of the spec's parameters, by the name that plays it in the code's
     one model (``d = torch.Tensor([3.0])`` where d is the constant term), else by the spec's own names."""
     names = {n: n for n in ctx.spec.param_names}
-    if len(ctx.code_models) == 1:
-        roles = code_roles(ctx.spec, ctx.code_models[0], ctx.code_constants)[0]
-        names = {role: text for text, role in roles.items()} or names
+    if terms is not None:
+        names = {role: text for text, role in terms[1].items()} or names
     read = static.starting_values(ctx.trees, list(names.values()))
     return {role: read[text] for role, text in names.items() if text in read}
 
@@ -119,21 +132,19 @@ def code_roles(spec: Spec, model: static.Model, values: dict[str, float]) -> tup
     return roles, missing, [t for t in model.names.values() if t not in roles]
 
 
-def _terms_from_the_code(ctx: Context, said: str) -> list[Diagnosis]:
+def _terms_from_the_code(ctx: Context, said: str, terms: CodeTerms | None) -> list[Diagnosis]:
     """The terms of the model the code's one forward returns, against the spec's, for a program that stopped
     before training."""
-    if len(ctx.code_models) != 1:
+    if terms is None:
         return []
-    model = ctx.code_models[0]
-    starts = {t: r.value for t, r in static.starting_values(ctx.trees, list(model.names.values())).items()}
-    _roles, missing, extra = code_roles(ctx.spec, model, {**ctx.code_constants, **starts})
+    model, _roles, missing, extra = terms
     if not (missing or extra):
         return []
-    terms = _spec_terms(ctx.spec)
+    written = _spec_terms(ctx.spec)
     findings = []
     if missing:
         findings.append(_("your model has no term {terms} of the assignment's {model}").format(
-            terms=_(" and ").join(f"`{terms.get(n, n)}`" for n in missing), model=ctx.spec.model.text))
+            terms=_(" and ").join(f"`{written.get(n, n)}`" for n in missing), model=ctx.spec.model.text))
     if extra:
         findings.append(_("{names} in your model plays none of the assignment's parameters").format(
             names=", ".join(f"`{t}`" for t in extra)))
