@@ -152,6 +152,9 @@ def _updates_only_at_epoch_ends(ctx: Context) -> bool:
     return still and moved
 
 
+DATA_LINE = r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\["  # where data are set: x_data = [...]
+
+
 def data(ctx: Context) -> list[Diagnosis]:
     """The loss of a step is not the loss of the data-order sample at the student's own parameters (for a
     batch, not the mean or the sum of the samples' losses)."""
@@ -160,7 +163,7 @@ def data(ctx: Context) -> list[Diagnosis]:
         mean = _batch_mean_loss(ctx, step)
         if mean is None or step.loss is None or any(LOCAL.close(step.loss, m) for m in (mean, mean * ctx.spec.samples)):
             return []
-        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        file, line, text = locate(ctx.submission, DATA_LINE)
         return [Diagnosis("data", _(
             "The first loss is {got}, but over the assignment's samples (x = {xs}, y = {ys}) your parameters give "
             "{mean} on average: the training data differ from the assignment's{where}.").format(
@@ -178,7 +181,7 @@ def data(ctx: Context) -> list[Diagnosis]:
     # How many samples an epoch goes through is read from the passes alone, whatever the model and the loss.
     per = ctx.passes_per_epoch
     if per is not None and per != ctx.spec.samples and not batch_updates(ctx):
-        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        file, line, text = locate(ctx.submission, DATA_LINE)
         return [Diagnosis("data", _(
             "Each epoch of your training goes through {per} samples; the assignment's data have {n} (x = {xs}, "
             "y = {ys}){where}.").format(per=per, n=ctx.spec.samples, xs=list(ctx.spec.x), ys=list(ctx.spec.y),
@@ -204,7 +207,7 @@ def data(ctx: Context) -> list[Diagnosis]:
                         "{want}: the training data differ from the assignment's (x = {xs}, y = {ys}).").format(
                 step=step_label(ctx.spec, k), got=fmt(step.loss), x=x, y=y, want=fmt(want),
                 xs=list(ctx.spec.x), ys=list(ctx.spec.y))
-        file, line, text = locate(ctx.submission, r"^\s*[xy]_?\w*\s*=\s*[\[(]|torch\.tensor\(\s*\[")
+        file, line, text = locate(ctx.submission, DATA_LINE)
         if line:
             message = sentences(message, _("Your data are set{where}.").format(where=code_at(file, line, text)))
         return [Diagnosis("data", message, {"step": k + 1, "loss": step.loss, "expected": want},
