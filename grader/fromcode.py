@@ -1,7 +1,8 @@
 """Diagnoses read from the code, for a program that stopped before its passes could show anything (an error
-at its first lines, a syntax of Python 2, a crash in its first epoch): the data its loop zips, the starting
-values, the rate, the epochs, and the terms of the model its forward returns, matched to the spec's by what
-each does (its derivative), not by its name.  Each says it was read from the code; where the run shows the
+at its first lines, a syntax of Python 2, a crash in its first epoch): the data its loop zips (or reads from
+a file), the starting values, the rate (or each parameter's own), the epochs, the terms of the model its
+forward returns, matched to the spec's by what each does (its derivative), not by its name, and a parameter
+that records gradients but that no step of the code changes.  Each says it was read from the code; where the run shows the
 same mistake, the run's diagnosis stands (grader/diagnose.py ``_drop_implied``).
 """
 
@@ -43,6 +44,8 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
                                                        "assignment's data are x = {xs}, y = {ys}{where}.").format(
             got_x=numbers_text(xs), got_y=numbers_text(ys), xs=numbers_text(spec.x), ys=numbers_text(spec.y),
             where=code_at(file, line, text))), {"x": list(xs), "y": list(ys), "read_from_code": True}, file, line))
+    elif listed is None:
+        out.extend(_data_from_file(ctx, said))
     terms = _code_terms(ctx)
     other = {n: r for n, r in _starts_by_role(ctx, terms).items() if not LOCAL.close(r.value, spec.initial[n])}
     if other:
@@ -59,7 +62,10 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
                                                                 "the assignment's is {lr:g}.").format(
             rate=rate.value, where=code_at(rate.unit, rate.line, rate.text), lr=spec.learning_rate)),
             {"estimated": rate.value, "expected": spec.learning_rate, "read_from_code": True}, rate.unit, rate.line))
+    elif rate is None:
+        out.extend(_rates_per_parameter(ctx, said))
     out.extend(_terms_from_the_code(ctx, said, terms))
+    out.extend(_never_stepped(ctx, said, terms))
     stopped = trace.outcome
     loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
     if loop is not None and loop.value != spec.epochs:
@@ -152,3 +158,59 @@ def _terms_from_the_code(ctx: Context, said: str, terms: CodeTerms | None) -> li
     return [Diagnosis("model_terms", sentences(said, _("{findings}{where}.").format(
         findings=_("; ").join(findings), where=code_at(file, line, text))),
         {"missing": missing, "extra": extra, "read_from_code": True}, file, line)]
+
+
+def _data_from_file(ctx: Context, said: str) -> list[Diagnosis]:
+    """Samples the training loop takes from a file (``pd.read_csv(...)``), not the data the assignment
+    writes in the code."""
+    read = static.data_from_file(ctx.trees)
+    if read is None:
+        return []
+    file, line, text = as_written(ctx.submission, read)
+    spec = ctx.spec
+    return [Diagnosis("data", sentences(said, _("the training samples are read from a file{where}, not the "
+                                                "assignment's data x = {xs}, y = {ys}.").format(
+        where=code_at(file, line, text), xs=numbers_text(spec.x), ys=numbers_text(spec.y))),
+        {"from_file": True, "read_from_code": True}, file, line)]
+
+
+def _rates_per_parameter(ctx: Context, said: str) -> list[Diagnosis]:
+    """Updates that give the parameters rates of their own, some not the assignment's."""
+    rates = static.rates(ctx.trees)
+    other = [r for r in rates if abs(r.value - ctx.spec.learning_rate) > 1e-12]
+    if len({r.value for r in rates}) < 2 or not other:
+        return []
+    file, line, text = as_written(ctx.submission, other[0])
+    return [Diagnosis("learning_rate", sentences(said, _("the updates use the learning rates {rates}{where}; the "
+                                                         "assignment's is {lr:g} for every parameter.").format(
+        rates=", ".join(f"{r.value:g}" for r in rates), where=code_at(file, line, text), lr=ctx.spec.learning_rate)),
+        {"estimated": [r.value for r in rates], "expected": ctx.spec.learning_rate, "read_from_code": True},
+        file, line)]
+
+
+def _never_stepped(ctx: Context, said: str, terms: CodeTerms | None) -> list[Diagnosis]:
+    """A name of the code's one model that records gradients but that none of the code's plain gradient
+    steps changes: it keeps its starting value.  Nothing is said where the steps are left to an optimizer
+    or change something the model does not read (a loop over a list of parameters): then the text does not
+    show which parameters move."""
+    steps = static.stepped(ctx.trees)
+    if terms is None or steps is None:
+        return []
+    names = list(terms[0].names.values())
+
+    def covers(step: str, name: str) -> bool:
+        return name == step or name.startswith((f"{step}[", f"{step}."))
+
+    if not all(any(covers(step, name) for name in names) for step in steps):
+        return []
+    frozen = [(name, made) for name in names if not any(covers(step, name) for step in steps)
+              for made in [static.made_for_grad(ctx.trees, name.split("[")[0])] if made is not None]
+    if not frozen:
+        return []
+    file, line, text = as_written(ctx.submission, frozen[0][1])
+    return [Diagnosis("param_not_updated", sentences(said, _("{names} records gradients{where}, but no update in "
+                                                             "your code changes it, so it keeps its starting "
+                                                             "value. Update every parameter after each "
+                                                             "backward(): p.data = p.data - lr * p.grad.data.").format(
+        names=", ".join(f"`{name}`" for name, _made in frozen), where=code_at(file, line, text))),
+        {"parameters": [name for name, _made in frozen], "read_from_code": True}, file, line)]

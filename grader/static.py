@@ -151,6 +151,15 @@ def _rate_of(expression: ast.AST) -> float | None:
 def learning_rate(trees: list[tuple[str, ast.Module]]) -> Read | None:
     """The one literal rate of every update that reads a gradient (``w.data = w.data - 0.02 * w.grad.data``,
     ``w -= 0.02 * w.grad``, ``SGD(..., lr=0.02)``); None when there is none or they differ."""
+    found = rates(trees)
+    if not found or len({r.value for r in found}) != 1:
+        return None
+    return found[0]
+
+
+def rates(trees: list[tuple[str, ast.Module]]) -> list[Read]:
+    """The literal rate of each update that reads a gradient and writes its rate as a number, in the order
+    written (one per parameter where the code gives each its own)."""
     rates = []
     for name, tree in trees:
         for node in ast.walk(tree):
@@ -163,9 +172,110 @@ def learning_rate(trees: list[tuple[str, ast.Module]]) -> Read | None:
                 value = next((_number(k.value) for k in node.keywords if k.arg == "lr"), None)
             if value is not None:
                 rates.append(Read(value, name, node.lineno, visible(ast.unparse(node), 200)))
-    if not rates or len({r.value for r in rates}) != 1:
+    units = [name for name, _ in trees]
+    return sorted(rates, key=lambda r: (units.index(r.unit), r.line))
+
+
+def _stepped(node: ast.AST) -> str | None:
+    """What one gradient step changes, as the code writes it (``w`` for ``w.data = w.data - 0.01 * w.grad.data``,
+    ``w -= lr * w.grad``, ``w.data.sub_(lr * w.grad)``); None when the node is no such step."""
+    target = None
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and ".grad" in ast.unparse(node.value):
+        target = node.targets[0]
+    elif isinstance(node, ast.AugAssign) and ".grad" in ast.unparse(node.value):
+        target = node.target
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _IN_PLACE \
+            and any(".grad" in ast.unparse(a) for a in node.args):
+        target = node.func.value
+    if target is None:
         return None
-    return rates[0]
+    text = ast.unparse(target)
+    return text[:-len(".data")] if text.endswith(".data") else text
+
+
+_IN_PLACE = ("sub_", "add_", "copy_")
+_OPTIMIZERS = ("step", "SGD", "Adam")  # a step the code leaves to torch.optim: what it updates is not in the text
+
+
+def stepped(trees: list[tuple[str, ast.Module]]) -> set[str] | None:
+    """What the code's gradient steps change, each as written (``w``, ``self.w1``, ``w[0]``); None when it
+    has no plain step, or leaves them to an optimizer (then which parameters move is not in the text)."""
+    found: set[str] = set()
+    for _unit, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in _OPTIMIZERS:
+                return None
+            text = _stepped(node)
+            if text is not None and not text.endswith(".grad"):  # (w.grad = None resets, it does not step)
+                found.add(text)
+    return found or None
+
+
+def made_for_grad(trees: list[tuple[str, ast.Module]], text: str) -> Read | None:
+    """Where the code makes ``text`` a tensor that records gradients: ``torch.tensor(..., requires_grad=
+    True)``, ``w.requires_grad = True``, ``w.requires_grad_()`` or ``nn.Parameter(...)``; None if it does not."""
+    for unit, tree in trees:
+        for node in ast.walk(tree):
+            asks = False
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = ast.unparse(node.targets[0]), node.value
+                asks = (target == f"{text}.requires_grad" and _is_true(value)) or (
+                    target == text and isinstance(value, ast.Call)
+                    and (any(k.arg == "requires_grad" and _is_true(k.value) for k in value.keywords)
+                         or ast.unparse(value.func).split(".")[-1] == "Parameter"))
+            elif isinstance(node, ast.Call):
+                asks = ast.unparse(node.func) == f"{text}.requires_grad_"
+            if asks:
+                return Read(0.0, unit, node.lineno, visible(ast.unparse(node), 200))
+    return None
+
+
+def _is_true(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+_READERS = ("read_csv", "read_excel", "read_table", "loadtxt", "genfromtxt", "fromfile", "open")
+
+
+def data_from_file(trees: list[tuple[str, ast.Module]]) -> Read | None:
+    """Where the code reads its training samples from a file: the ``zip(a, b)`` (or the one name) the loop
+    around backward() goes through, followed through the top-level assignments it was made from (at most a
+    few) to a call of a file reader (``pd.read_csv``, ``np.loadtxt``, ``open``, ...).  None otherwise."""
+    bound: dict[str, list[tuple[str, ast.Assign]]] = {}
+    for unit, tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            bound.setdefault(name.id, []).append((unit, node))
+    for _unit, tree in trees:
+        for loop in ast.walk(tree):
+            if isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop)):
+                found = _reader_behind(loop.iter, bound, depth=4)
+                if found is not None:
+                    unit, node = found
+                    return Read(0.0, unit, node.lineno, visible(ast.unparse(node), 200))
+    return None
+
+
+def _reader_behind(expression: ast.AST, bound: dict[str, list[tuple[str, ast.Assign]]],
+                   depth: int) -> tuple[str, ast.Assign] | None:
+    """The top-level assignment whose value calls a file reader, among those ``expression``'s names were
+    made from (each name bound once), at most ``depth`` assignments back."""
+    if depth == 0:
+        return None
+    for node in ast.walk(expression):
+        if not (isinstance(node, ast.Name) and len(bound.get(node.id, [])) == 1):
+            continue
+        unit, assign = bound[node.id][0]
+        if any(isinstance(c, ast.Call) and ast.unparse(c.func).split(".")[-1] in _READERS
+               for c in ast.walk(assign.value)):
+            return unit, assign
+        deeper = _reader_behind(assign.value, bound, depth - 1)
+        if deeper is not None:
+            return deeper
+    return None
 
 
 _MAKERS = ("tensor", "Tensor", "FloatTensor", "Variable", "Parameter")

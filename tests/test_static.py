@@ -129,3 +129,46 @@ def test_reading_python_2_stays_fast_on_hostile_lines() -> None:
     assert static.parse([("hw.py", source)]) is None
     assert static._print_calls("print 'a', x,\nprint\n    print x\nprinter = 1\nprint(x)\n") == \
         "print('a', x)\nprint()\n    print(x)\nprinter = 1\nprint(x)"
+
+
+def test_the_samples_a_training_loop_reads_from_a_file_are_found() -> None:
+    code = ("import numpy as np\nxy = np.loadtxt(r'F:\\data.csv', delimiter=',')\nx_data = xy[:, 0]\n"
+            "y_data = xy[:, 1]\nfor epoch in range(100):\n    for x, y in zip(x_data, y_data):\n"
+            "        loss(x, y).backward()\n")
+    read = static.data_from_file(trees(code))
+    assert read.line == 2 and "np.loadtxt" in read.text
+    frame = "import pandas as pd\ndf = pd.read_csv('train.csv')\nfor x, y in zip(df['x'], df['y']):\n    l.backward()\n"
+    assert static.data_from_file(trees(frame)).line == 2
+    # The attacks on the claim: literal data, a file read that the loop does not go through, or a name bound
+    # twice (which of its values the loop sees is not in the text) say nothing.
+    listed = "x_data = [1.0, 2.0]\ny_data = [2.0, 4.0]\nfor x, y in zip(x_data, y_data):\n    l.backward()\n"
+    assert static.data_from_file(trees(listed)) is None
+    unrelated = "log = open('log.txt', 'w')\n" + listed
+    assert static.data_from_file(trees(unrelated)) is None
+    rebound = "x_data = np.loadtxt('a.csv')\nx_data = [1.0, 2.0]\nfor x in x_data:\n    l.backward()\n"
+    assert static.data_from_file(trees(rebound)) is None
+
+
+def test_what_the_steps_update_is_read_only_where_the_text_says_it() -> None:
+    parsed = trees("w.data = w.data - 0.01 * w.grad.data\nself.w1 -= lr * self.w1.grad\n"
+                   "v.data.sub_(0.01 * v.grad.data)\nw.grad.data.zero_()\nw.grad = None\n")
+    assert static.stepped(parsed) == {"w", "self.w1", "v"}
+    assert static.stepped(trees("opt = torch.optim.SGD([w], lr=0.01)\nw.data -= 0.01 * w.grad\n")) is None
+    assert static.stepped(trees("opt.step()\n")) is None
+    assert static.stepped(trees("w.grad.data.zero_()\n")) is None  # no step at all: nothing is known
+
+
+def test_a_tensor_made_to_record_gradients_is_found_in_each_form() -> None:
+    for code, name in (("b = torch.tensor([4.0], requires_grad=True)", "b"), ("b = torch.Tensor([1.0])\nb.requires_grad = True", "b"),
+                       ("b.requires_grad_()", "b"), ("self.b = nn.Parameter(torch.zeros(1))", "self.b")):
+        assert static.made_for_grad(trees(code), name) is not None, code
+    for code in ("b = torch.tensor([4.0])", "b = torch.tensor([4.0], requires_grad=False)", "b.requires_grad = False",
+                 "c = torch.tensor([1.0], requires_grad=True)"):
+        assert static.made_for_grad(trees(code), "b") is None, code
+
+
+def test_each_parameters_own_rate_is_read_in_the_order_written() -> None:
+    parsed = trees("def step():\n    a.data -= 0.0008 * a.grad.data\n    b.data -= 0.002 * b.grad.data\n"
+                   "    c.data = c.data - 0.005 * c.grad.data\n")
+    assert [r.value for r in static.rates(parsed)] == [0.0008, 0.002, 0.005]
+    assert static.learning_rate(parsed) is None
