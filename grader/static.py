@@ -322,11 +322,22 @@ def _numbers(node: ast.AST) -> tuple[float, ...] | None:
     return tuple(values)
 
 
+_ARRAYS = ("array", "asarray", "tensor", "Tensor", "FloatTensor")
+
+
+def _listed(node: ast.AST) -> tuple[float, ...] | None:
+    """The numbers of a literal list, bare or made into an array (``np.array([2, 4, 6])``,
+    ``torch.tensor([[1.0], [2.0]])``)."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in _ARRAYS and len(node.args) == 1:
+        node = node.args[0]
+    return _numbers(node)
+
+
 def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -> Read | None:
     """The first assignment in the code of a literal list of exactly these numbers (``x_data = [1.0, 2.0]``)."""
     for unit, tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and _numbers(node.value) == tuple(values):
+            if isinstance(node, ast.Assign) and _listed(node.value) == tuple(values):
                 return Read(float(len(values)), unit, node.lineno, visible(ast.unparse(node), 200))
     return None
 
@@ -348,7 +359,7 @@ def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
                     and all(isinstance(a, ast.Name) and len(bound.get(a.id, [])) == 1 for a in call.args):
                 (unit, first), (_, second) = (bound[a.id][0] for a in call.args)
-                xs, ys = _numbers(first.value), _numbers(second.value)
+                xs, ys = _listed(first.value), _listed(second.value)
                 if xs is not None and ys is not None:
                     found.setdefault((xs, ys), (unit, first))
     if len(found) != 1:

@@ -120,6 +120,11 @@ def test_the_data_a_training_loop_zips_are_read() -> None:
     assert (xs, ys) == ((0.0, 1.0, 2.0), (3.0, 4.5, 6.0)) and (read.unit, read.line) == ("hw.ipynb, cell 1", 1)
     assert static.training_data(trees("xs = [0.0, 1.0]\nxs = [2.0, 3.0]\nys = [1.0, 2.0]\n", loop)) is None  # bound twice
     assert static.training_data(trees("xs = load()\nys = [1.0, 2.0]\n", loop)) is None
+    # Lists made into arrays are the same data; a call with anything more than the list is left alone.
+    arrays = trees("xs = np.array([2, 4, 6, 8])\nys = torch.tensor([[4.0], [8.0], [12.0], [16.0]])\n", loop)
+    assert static.training_data(arrays)[:2] == ((2.0, 4.0, 6.0, 8.0), (4.0, 8.0, 12.0, 16.0))
+    assert static.where_listed(arrays, (2.0, 4.0, 6.0, 8.0)).line == 1
+    assert static.training_data(trees("xs = np.array([2, 4], [6, 8])\nys = [1.0, 2.0]\n", loop)) is None
 
 
 def test_reading_python_2_stays_fast_on_hostile_lines() -> None:
