@@ -20,7 +20,8 @@ that fits, since a notebook may hold the linear program first:
 
 It also respells each correct program without changing its mathematics (its tensors renamed p0, p1...;
 forward and loss renamed predict and cost; everything inside ``def main()``): each must keep full marks
-and no diagnosis.  A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
+and no diagnosis.  With ``--pairs N`` it also plants N pairs of mistakes in each program; a pair is named
+when both are.  A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
 authors and are never committed; this prints figures and, with ``--show``, each miss.  Run by hand.
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -225,9 +227,20 @@ def sources(path: Path) -> list[str] | None:
     return [path.read_text(encoding="utf-8", errors="replace")]
 
 
+# Deviations that can be planted together and each still be seen in the trace (a step up the gradient or an
+# unsquared loss drives the training far away, where what else differs no longer shows).
+PAIRABLE = ("learning_rate", "epochs", "grad_not_reset", "data", "initial_values", "model_terms", "param_not_updated")
+
+
+def pairs(file: str, count: int) -> list[str]:
+    """``count`` pairs of pairable mutations for one program, the same on every run (seeded by its name)."""
+    every = [f"{a}+{b}" for i, a in enumerate(PAIRABLE) for b in PAIRABLE[i + 1:]]
+    return random.Random(file).sample(every, min(count, len(every)))
+
+
 def mutate(path: Path, name: str, last: bool) -> str | None:
     """The program as one script with the mutation applied (in the last place that fits, if ``last``), or
-    None where it does not apply."""
+    None where it does not apply; ``a+b`` plants both."""
     global LAST
     LAST = last
     try:
@@ -236,7 +249,7 @@ def mutate(path: Path, name: str, last: bool) -> str | None:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, KeyError):
         return None
-    if not {**MUTATIONS, **STYLES}[name](tree):
+    if not all({**MUTATIONS, **STYLES}[part](tree) for part in name.split("+")):
         return None
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
@@ -247,6 +260,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--show", action="store_true")
+    parser.add_argument("--pairs", type=int, default=0, metavar="N",
+                        help="also plant N pairs of mistakes in each program (each of the two must be named)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="mutants-"))
     planted: dict[str, dict[str, str]] = defaultdict(dict)  # assignment -> mutant file -> planted id
@@ -254,7 +269,7 @@ def main() -> None:
         for label in json.loads((folder / "labels.json").read_text(encoding="utf-8")):
             if label["verdict"] != "correct":
                 continue
-            for name in [*MUTATIONS, *STYLES]:
+            for name in [*MUTATIONS, *STYLES, *pairs(f"{folder.name}/{label['file']}", args.pairs)]:
                 text = mutate(folder / label["file"], name, label["assignment"] == "backprop_quadratic")
                 if text is None:
                     continue
@@ -279,7 +294,8 @@ def main() -> None:
             found = [d["id"] for d in report.get("diagnoses", [])] if report else []
             if name in STYLES and report and not found and report["score"] >= report["max_score"]:
                 named[name] += 1
-            elif name in MUTATIONS and report and name in found and report["score"] < report["max_score"]:
+            elif name not in STYLES and report and set(name.split("+")) <= set(found) \
+                    and report["score"] < report["max_score"]:
                 named[name] += 1
             else:
                 misses.append(f"{file}: planted {name}, diagnoses {found}, "
@@ -288,6 +304,9 @@ def main() -> None:
         if tried[name]:
             print(f"{name:18} named {named[name]}/{tried[name]}")
     print(f"{'all mistakes':18} named {sum(named[n] for n in MUTATIONS)}/{sum(tried[n] for n in MUTATIONS)}")
+    both = [n for n in tried if "+" in n]
+    if both:
+        print(f"{'pairs, both named':18} {sum(named[n] for n in both)}/{sum(tried[n] for n in both)}")
     for name in STYLES:
         if tried[name]:
             print(f"{name:18} full marks, no diagnosis {named[name]}/{tried[name]}")
