@@ -1,8 +1,8 @@
 """Diagnoses read from the code, for a program that stopped before its passes could show anything (an error
 at its first lines, a syntax of Python 2, a crash in its first epoch): the data its loop zips (or reads from
 a file), the starting values, the rate (or each parameter's own), the epochs, the terms of the model its
-forward returns, matched to the spec's by what each does (its derivative), not by its name, and a parameter
-that records gradients but that no step of the code changes.  Each says it was read from the code; where the run shows the
+forward returns, matched to the spec's by what each does (its derivative), not by its name, a parameter
+that records gradients but that no step of the code changes, and gradients that no line ever resets.  Each says it was read from the code; where the run shows the
 same mistake, the run's diagnosis stands (grader/diagnose.py ``_drop_implied``).
 """
 
@@ -66,6 +66,7 @@ def from_the_code(ctx: Context) -> list[Diagnosis]:
         out.extend(_rates_per_parameter(ctx, said))
     out.extend(_terms_from_the_code(ctx, said, terms))
     out.extend(_never_stepped(ctx, said, terms))
+    out.extend(_never_reset(ctx, said))
     stopped = trace.outcome
     loop = static.epochs(trees, (stopped.file, stopped.line) if stopped.file and stopped.line else None)
     if loop is not None and loop.value != spec.epochs:
@@ -214,3 +215,16 @@ def _never_stepped(ctx: Context, said: str, terms: CodeTerms | None) -> list[Dia
                                                              "backward(): p.data = p.data - lr * p.grad.data.").format(
         names=", ".join(f"`{name}`" for name, _made in frozen), where=code_at(file, line, text))),
         {"parameters": [name for name, _made in frozen], "read_from_code": True}, file, line)]
+
+
+def _never_reset(ctx: Context, said: str) -> list[Diagnosis]:
+    """A training loop whose gradients no line of the code ever resets: each backward() adds to the last."""
+    read = static.backward_never_reset(ctx.trees)
+    if read is None:
+        return []
+    file, line, text = as_written(ctx.submission, read)
+    return [Diagnosis("grad_not_reset", sentences(said, _("no line of your code resets the gradients, so each "
+                                                          "backward(){where} adds its gradient to the ones before. "
+                                                          "Reset each parameter's gradient after its update: "
+                                                          "w.grad.data.zero_() (or w.grad = None).").format(
+        where=code_at(file, line, text))), {"never_reset": True, "read_from_code": True}, file, line)]

@@ -211,6 +211,59 @@ def stepped(trees: list[tuple[str, ast.Module]]) -> set[str] | None:
     return found or None
 
 
+def resets_gradients(trees: list[tuple[str, ast.Module]]) -> bool | None:
+    """Whether any line of the code resets a gradient, in any form (``w.grad.data.zero_()``, ``w.grad.fill_(0)``
+    or any other in-place call on a gradient, ``w.grad = None``, ``w.grad.data *= 0``, ``del w.grad``,
+    ``optimizer.zero_grad()``); None when the code takes its gradients from ``torch.autograd.grad`` (they are
+    returned, never added up in ``.grad``) and so has nothing to reset."""
+    found = False
+    for _unit, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = ast.unparse(node.func)
+                if func.endswith("autograd.grad") or func == "grad":
+                    return None
+                found |= func.endswith("zero_grad") or (
+                    isinstance(node.func, ast.Attribute) and node.func.attr.endswith("_")
+                    and ".grad" in f"{ast.unparse(node.func.value)}.")
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                targets = [node.target] if isinstance(node, ast.AugAssign) else node.targets
+                found |= any(ast.unparse(t).endswith((".grad", ".grad.data")) for t in targets)
+    return found
+
+
+def backward_never_reset(trees: list[tuple[str, ast.Module]]) -> Read | None:
+    """The first ``backward()`` call inside a loop, where no line of the code resets a gradient (see
+    ``resets_gradients``) and the loop keeps its parameters: it neither rebinds a name to a step
+    (``w = w - lr * w.grad``) nor makes new tensors that record gradients, either of which starts each
+    ``.grad`` afresh.  None otherwise."""
+    if resets_gradients(trees) is not False:
+        return None
+    for unit, tree in trees:
+        for loop in ast.walk(tree):
+            if not isinstance(loop, (ast.For, ast.While)):
+                continue
+            calls = sorted((n for n in ast.walk(loop) if isinstance(n, ast.Call) and _asks(n.func)),
+                           key=lambda n: n.lineno)
+            if not calls:
+                continue
+            if any(_renews(node) for node in ast.walk(loop)):
+                return None
+            return Read(0.0, unit, calls[0].lineno, visible(ast.unparse(calls[0]), 200))
+    return None
+
+
+def _renews(node: ast.AST) -> bool:
+    """``w = w - lr * w.grad`` (a plain name rebound to a step), or a new tensor that records gradients."""
+    if isinstance(node, ast.Assign) and ".grad" in ast.unparse(node.value):
+        read = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        if any(isinstance(t, ast.Name) and t.id in read for t in node.targets):
+            return True
+    return isinstance(node, ast.Call) and (
+        any(k.arg == "requires_grad" for k in node.keywords) or ast.unparse(node.func).endswith(
+            ("requires_grad_", "Parameter")))
+
+
 def made_for_grad(trees: list[tuple[str, ast.Module]], text: str) -> Read | None:
     """Where the code makes ``text`` a tensor that records gradients: ``torch.tensor(..., requires_grad=
     True)``, ``w.requires_grad = True``, ``w.requires_grad_()`` or ``nn.Parameter(...)``; None if it does not."""
@@ -294,7 +347,8 @@ def _start_value(node: ast.AST) -> float | None:
 
 
 def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -> dict[str, Read]:
-    """The literal starting value of each parameter the code names as the spec does (its first assignment)."""
+    """The literal starting value of each of ``names`` (the code's text for a parameter): its first assignment
+    at the module level, else its one assignment anywhere (inside ``main()``, say)."""
     found: dict[str, Read] = {}
     for unit, tree in trees:
         for node in tree.body:  # the module level: where the skeleton makes them
@@ -303,6 +357,11 @@ def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -
                 value = _start_value(node.value)
                 if target in names and target not in found and value is not None:
                     found[target] = Read(value, unit, node.lineno, visible(ast.unparse(node), 200))
+    once = _bound_once(trees)  # made inside ``main()`` or an ``if __name__ == "__main__":`` block, once
+    for name in names:
+        if name not in found and name in once and _start_value(once[name][1].value) is not None:
+            unit, node = once[name]
+            found[name] = Read(_start_value(node.value), unit, node.lineno, visible(ast.unparse(node), 200))
     return found
 
 
@@ -342,14 +401,27 @@ def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -
     return None
 
 
+def _bound_once(trees: list[tuple[str, ast.Module]]) -> dict[str, tuple[str, ast.Assign]]:
+    """Each name the code binds exactly once, by a plain ``name = ...`` anywhere (the module, an ``if
+    __name__ == "__main__":`` block, a ``main()``), with where; a name bound twice, or bound in any other way
+    too (a loop's target, an argument, ``+=``), is left out: which value a loop sees is then not in the text."""
+    plain: dict[str, tuple[str, ast.Assign]] = {}
+    binds: dict[str, int] = {}
+    for unit, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                plain[node.targets[0].id] = (unit, node)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                binds[node.id] = binds.get(node.id, 0) + 1
+            elif isinstance(node, ast.arg):
+                binds[node.arg] = binds.get(node.arg, 0) + 2  # never "once": its value comes from a call
+    return {name: place for name, place in plain.items() if binds.get(name) == 1}
+
+
 def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...], tuple[float, ...], Read] | None:
     """The samples the training loop goes through, when it says so plainly: the ``zip(a, b)`` of the loop
     around backward(), ``a`` and ``b`` each bound once, at the top level, to a literal list of numbers."""
-    bound: dict[str, list[tuple[str, ast.Assign]]] = {}
-    for unit, tree in trees:
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                bound.setdefault(node.targets[0].id, []).append((unit, node))
+    bound = _bound_once(trees)
     found = {}  # (xs, ys) -> where xs is written
     for tree in (tree for _, tree in trees):
         for loop in ast.walk(tree):
@@ -357,8 +429,8 @@ def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...
                 continue
             call = loop.iter
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
-                    and all(isinstance(a, ast.Name) and len(bound.get(a.id, [])) == 1 for a in call.args):
-                (unit, first), (_, second) = (bound[a.id][0] for a in call.args)
+                    and all(isinstance(a, ast.Name) and a.id in bound for a in call.args):
+                (unit, first), (_, second) = (bound[a.id] for a in call.args)
                 xs, ys = _listed(first.value), _listed(second.value)
                 if xs is not None and ys is not None:
                     found.setdefault((xs, ys), (unit, first))

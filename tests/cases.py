@@ -301,6 +301,11 @@ CASES = [
          **statuses(0, forward=FAIL, loss=FAIL, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL,
                     runs=FAIL),
          error="itme"),
+    # Never resets its gradients, and stops at its first step: one pass cannot show the sums, the code can.
+    Case("linear_never_reset_stops_early.py", origin="solutions/backprop_linear.py", diagnoses=("grad_not_reset",),
+         edits=((RESET_LINE, ""), ('print("\\tgrad:", x, y, w.grad.item())', 'print("\\tgrad:", x, y, w.grad.itme())')),
+         **statuses(4, first_epoch_grads=ERROR, training=ERROR, final_prediction=FAIL, runs=FAIL),
+         error="itme"),
     # A rate of its own for each parameter, in a program that stops before training.
     Case("quadratic_rates_per_parameter_stops_early.py", origin="solutions/backprop_quadratic.py",
          diagnoses=("learning_rate",),

@@ -177,3 +177,36 @@ def test_each_parameters_own_rate_is_read_in_the_order_written() -> None:
                    "    c.data = c.data - 0.005 * c.grad.data\n")
     assert [r.value for r in static.rates(parsed)] == [0.0008, 0.002, 0.005]
     assert static.learning_rate(parsed) is None
+
+
+def test_a_training_loop_that_never_resets_its_gradients_is_read() -> None:
+    loop = "for epoch in range(100):\n    for x, y in zip(xs, ys):\n        l = loss(x, y)\n        l.backward()\n" \
+           "        g = w.grad.item()\n        w.data = w.data - 0.01 * w.grad.data\n"
+    read = static.backward_never_reset(trees(loop))
+    assert read.line == 4 and read.text == "l.backward()"
+    # Every form of a reset counts, wherever it is; and where each step starts .grad afresh, or the gradients
+    # come back from torch.autograd.grad, nothing is said.
+    for reset in ("w.grad.data.zero_()", "w.grad.zero_()", "w.grad.fill_(0)", "w.grad = None", "w.grad.data *= 0",
+                  "del w.grad", "optimizer.zero_grad()", "def reset():\n    w.grad.data.zero_()"):
+        assert static.backward_never_reset(trees(loop, reset)) is None, reset
+    for renews in ("        w = w - 0.01 * w.grad\n", "        w = torch.tensor([w.item()], requires_grad=True)\n",
+                   "        (gw,) = torch.autograd.grad(l, [w])\n"):
+        assert static.backward_never_reset(trees(loop + renews)) is None, renews
+    assert static.backward_never_reset(trees("l.backward()\nw.data -= 0.01 * w.grad\n")) is None  # no loop
+
+
+def test_data_and_starts_made_inside_main_are_read_where_bound_once() -> None:
+    main = ("def main():\n    w = torch.tensor([0.5], requires_grad=True)\n    xs = [1.0, 2.0, 3.0]\n"
+            "    ys = [2.0, 4.0, 7.0]\n    for x, y in zip(xs, ys):\n        loss(x, y).backward()\n")
+    parsed = trees(main)
+    assert static.training_data(parsed)[:2] == ((1.0, 2.0, 3.0), (2.0, 4.0, 7.0))
+    assert static.starting_values(parsed, ("w",))["w"].value == 0.5
+    guarded = "if __name__ == '__main__':\n    xs = [1.0, 2.0]\n    ys = [3.0, 4.0]\n    for x, y in zip(xs, ys):\n" \
+              "        l.backward()\n"
+    assert static.training_data(trees(guarded))[:2] == ((1.0, 2.0), (3.0, 4.0))
+    # A name bound in two functions, or also taken as an argument or a loop's target, is not read.
+    for other in ("def other():\n    xs = [5.0, 6.0]\n", "def f(xs):\n    pass\n", "for xs in batches:\n    pass\n",
+                  "xs += [4.0]\n"):
+        assert static.training_data(trees(main.replace("    xs = [1.0, 2.0, 3.0]\n", "    xs = [1.0, 2.0]\n")
+                                          .replace("[2.0, 4.0, 7.0]", "[2.0, 4.0]") + other)) is None, other
+    assert static.starting_values(trees(main + "def f():\n    w = torch.tensor([2.0])\n"), ("w",)) == {}
