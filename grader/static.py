@@ -5,7 +5,8 @@ values, read from the source of a program that stopped before its first backward
 A teaching assistant reading ``for epoch in range(1000):`` names the epochs even when the program crashes at
 its first line; so does the kit, but only then: whenever backward passes ran, the diagnoses rest on what they
 did (grader/diagnose.py), never on the text.  Only plain literals are read (``range(1000)``, ``- 0.02 *
-w.grad``, ``w1 = torch.tensor([2.0])``): anything computed is left alone.
+w.grad``, ``w1 = torch.tensor([2.0])``), or a name the code binds once to such a number (``lr = 0.02``,
+``range(n_epochs)``): anything computed is left alone.
 """
 
 from __future__ import annotations
@@ -86,12 +87,18 @@ def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
 
 
 
-def _range_count(loop: ast.For) -> float | None:
-    """N of ``for _ in range(N)`` or ``range(0, N)``."""
+def _named_numbers(trees: list[tuple[str, ast.Module]]) -> dict[str, float]:
+    """The names the code binds once to a plain number (``lr = 0.02``, ``epochs = 300``), anywhere."""
+    return {**{name: _number(node.value) for name, (_unit, node) in _bound_once(trees).items()
+               if _number(node.value) is not None}, **constants(trees)}
+
+
+def _range_count(loop: ast.For, named: Mapping[str, float]) -> float | None:
+    """N of ``for _ in range(N)`` or ``range(0, N)``, N a number or a name bound once to one."""
     call = loop.iter
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("range", "xrange")):
         return None
-    args = [_number(a) for a in call.args]
+    args = [named.get(a.id) if isinstance(a, ast.Name) else _number(a) for a in call.args]
     if len(args) == 1:
         return args[0]
     if len(args) == 2 and args[0] == 0:
@@ -116,11 +123,12 @@ def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = 
         later = sorted((_place(trees, name, loop.lineno), name, loop) for name, loop in outer
                        if _place(trees, name, loop.end_lineno or loop.lineno) >= place)
         outer = [(name, loop) for _, name, loop in later[:1]]
-    if len(outer) != 1 or not isinstance(outer[0][1], ast.For) or _range_count(outer[0][1]) is None:
+    named = _named_numbers(trees)
+    if len(outer) != 1 or not isinstance(outer[0][1], ast.For) or _range_count(outer[0][1], named) is None:
         return None  # the outermost loop is not a plain range(N): its count is not in the text
     name, loop = outer[0]
     text = visible(f"for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:", 200)
-    return Read(_range_count(loop), name, loop.lineno, text, loop.end_lineno or loop.lineno)
+    return Read(_range_count(loop, named), name, loop.lineno, text, loop.end_lineno or loop.lineno)
 
 
 def _place(trees: list[tuple[str, ast.Module]], unit: str, line: int) -> tuple[int, int] | None:
@@ -137,14 +145,16 @@ def after(trees: list[tuple[str, ast.Module]], read: Read, place: tuple[str, int
     return here is not None and end is not None and here > end
 
 
-def _rate_of(expression: ast.AST) -> float | None:
-    """c in ``p - c * p.grad`` or ``c * p.grad.data`` (either order), None for anything else."""
+def _rate_of(expression: ast.AST, named: Mapping[str, float]) -> float | None:
+    """c in ``p - c * p.grad`` or ``c * p.grad.data`` (either order), c a number or a name the module binds
+    once to one (``lr = 0.02``, in ``named``); None for anything else."""
     if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.Sub):
         expression = expression.right
     if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.Mult):
         for constant, other in ((expression.left, expression.right), (expression.right, expression.left)):
-            if _number(constant) is not None and ".grad" in ast.unparse(other):
-                return _number(constant)
+            value = named.get(constant.id) if isinstance(constant, ast.Name) else _number(constant)
+            if value is not None and ".grad" in ast.unparse(other):
+                return value
     return None
 
 
@@ -158,18 +168,20 @@ def learning_rate(trees: list[tuple[str, ast.Module]]) -> Read | None:
 
 
 def rates(trees: list[tuple[str, ast.Module]]) -> list[Read]:
-    """The literal rate of each update that reads a gradient and writes its rate as a number, in the order
-    written (one per parameter where the code gives each its own)."""
+    """The rate of each update that reads a gradient and writes its rate as a number, or as a name bound
+    once to one, in the order written (one per parameter where the code gives each its own)."""
+    named = _named_numbers(trees)
     rates = []
     for name, tree in trees:
         for node in ast.walk(tree):
             value = None
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                value = _rate_of(node.value)
+                value = _rate_of(node.value, named)
             elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
-                value = _rate_of(node.value)
+                value = _rate_of(node.value, named)
             elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("SGD"):
-                value = next((_number(k.value) for k in node.keywords if k.arg == "lr"), None)
+                value = next((named.get(k.value.id) if isinstance(k.value, ast.Name) else _number(k.value)
+                              for k in node.keywords if k.arg == "lr"), None)
             if value is not None:
                 rates.append(Read(value, name, node.lineno, visible(ast.unparse(node), 200)))
     units = [name for name, _ in trees]

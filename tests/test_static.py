@@ -210,3 +210,16 @@ def test_data_and_starts_made_inside_main_are_read_where_bound_once() -> None:
         assert static.training_data(trees(main.replace("    xs = [1.0, 2.0, 3.0]\n", "    xs = [1.0, 2.0]\n")
                                           .replace("[2.0, 4.0, 7.0]", "[2.0, 4.0]") + other)) is None, other
     assert static.starting_values(trees(main + "def f():\n    w = torch.tensor([2.0])\n"), ("w",)) == {}
+
+
+def test_a_rate_or_an_epoch_count_given_a_name_once_is_read() -> None:
+    code = "α = 0.02\nn_epochs = 300\nfor epoch in range(n_epochs):\n    l.backward()\n    w.data -= α * w.grad.data\n"
+    parsed = trees(code)
+    assert static.learning_rate(parsed).value == 0.02 and static.epochs(parsed).value == 300
+    inside = "def main():\n    lr = 0.05\n    for epoch in range(0, 7):\n        l.backward()\n        w.data -= lr * w.grad\n"
+    assert static.learning_rate(trees(inside)).value == 0.05 and static.epochs(trees(inside)).value == 7
+    # A name given two values, or one that is computed, is not read.
+    for other in ("α = 0.5\n", "n_epochs = n_epochs * 2\n"):
+        again = trees(code + other)
+        assert (static.learning_rate(again) is None) == ("α" in other), other
+        assert (static.epochs(again) is None) == ("n_epochs" in other), other
