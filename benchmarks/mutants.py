@@ -111,9 +111,14 @@ def data(tree: ast.Module) -> bool:
     return True
 
 
+def _data(call: ast.Call) -> bool:
+    """A tensor made of several numbers (``torch.tensor([1.0, 2.0, 3.0])``): the data, not a parameter."""
+    return any(isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) > 1 for node in ast.walk(call))
+
+
 def initial_values(tree: ast.Module) -> bool:
     ones = [inner for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and ast.unparse(node.func).split(".")[-1] in ("tensor", "Tensor", "Variable")
+            and ast.unparse(node.func).split(".")[-1] in ("tensor", "Tensor", "Variable") and not _data(node)
             for inner in ast.walk(node) if isinstance(inner, ast.Constant) and type(inner.value) is float
             and inner.value == 1.0]
     if not ones:
