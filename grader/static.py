@@ -89,8 +89,10 @@ def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
 
 def _named_numbers(trees: list[tuple[str, ast.Module]]) -> dict[str, float]:
     """The names the code binds once to a plain number (``lr = 0.02``, ``epochs = 300``), anywhere."""
-    return {**{name: _number(node.value) for name, (_unit, node) in _bound_once(trees).items()
-               if _number(node.value) is not None}, **constants(trees)}
+    once = _bound_once(trees)
+    places = {name: _value_of(name, once) for name in once}
+    return {**{name: _number(place[1].value) for name, place in places.items()
+               if place is not None and _number(place[1].value) is not None}, **constants(trees)}
 
 
 def _range_count(loop: ast.For, named: Mapping[str, float]) -> float | None:
@@ -188,39 +190,58 @@ def rates(trees: list[tuple[str, ast.Module]]) -> list[Read]:
     return sorted(rates, key=lambda r: (units.index(r.unit), r.line))
 
 
-def _stepped(node: ast.AST) -> str | None:
-    """What one gradient step changes, as the code writes it (``w`` for ``w.data = w.data - 0.01 * w.grad.data``,
-    ``w -= lr * w.grad``, ``w.data.sub_(lr * w.grad)``); None when the node is no such step."""
+def _changed(node: ast.AST, in_loop: bool) -> ast.expr | None:
+    """What one statement changes of a tensor, without its ``.data``: the target of ``w.data = ...`` (any
+    value), of ``w -= ...``, of ``w = w - ...`` (a name rebound to a value that reads it) or of any assignment
+    inside a loop, of an in-place call (``w.data.sub_(...)``, ``w.copy_(...)``); never a gradient's reset
+    (``w.grad.zero_()``).  None otherwise."""
     target = None
-    if isinstance(node, ast.Assign) and len(node.targets) == 1 and ".grad" in ast.unparse(node.value):
-        target = node.targets[0]
-    elif isinstance(node, ast.AugAssign) and ".grad" in ast.unparse(node.value):
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        text = ast.unparse(node.targets[0])
+        if in_loop or text.endswith(".data") or any(ast.unparse(n) == text for n in ast.walk(node.value)):
+            target = node.targets[0]
+    elif isinstance(node, ast.AugAssign):
         target = node.target
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _IN_PLACE \
-            and any(".grad" in ast.unparse(a) for a in node.args):
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.endswith("_") \
+            and node.func.attr != "requires_grad_":
         target = node.func.value
-    if target is None:
+    if isinstance(target, ast.Attribute) and target.attr == "data":
+        target = target.value
+    if target is None or ".grad" in f"{ast.unparse(target)}.":
         return None
-    text = ast.unparse(target)
-    return text[:-len(".data")] if text.endswith(".data") else text
+    return target
 
 
-_IN_PLACE = ("sub_", "add_", "copy_")
 _OPTIMIZERS = ("step", "SGD", "Adam")  # a step the code leaves to torch.optim: what it updates is not in the text
 
 
 def stepped(trees: list[tuple[str, ast.Module]]) -> set[str] | None:
-    """What the code's gradient steps change, each as written (``w``, ``self.w1``, ``w[0]``); None when it
-    has no plain step, or leaves them to an optimizer (then which parameters move is not in the text)."""
+    """What the code's statements change of its tensors, each as written (``w``, ``self.w1``, ``w[0]``);
+    None when an optimizer makes the steps, or a step changes a name that stands for something else each
+    time (a loop's target or an argument: ``for p in params: p.data -= ...``, ``w[i]``): then which
+    parameters move is not in the text."""
+    stands_for = {n.id for _u, t in trees for loop in ast.walk(t) if isinstance(loop, (ast.For, ast.comprehension))
+                  for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    stands_for |= {a.arg for _u, t in trees for a in ast.walk(t) if isinstance(a, ast.arg) and a.arg != "self"}
+    in_loops = {id(n) for _u, t in trees for loop in ast.walk(t) if isinstance(loop, (ast.For, ast.While))
+                for n in ast.walk(loop)}
     found: set[str] = set()
     for _unit, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in _OPTIMIZERS:
                 return None
-            text = _stepped(node)
-            if text is not None and not text.endswith(".grad"):  # (w.grad = None resets, it does not step)
-                found.add(text)
-    return found or None
+            target = _changed(node, id(node) in in_loops)
+            if target is None:
+                continue
+            base = target
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                if isinstance(base, ast.Subscript) and _number(base.slice) is None:
+                    return None
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in stands_for:
+                return None
+            found.add(ast.unparse(target))
+    return found
 
 
 def resets_gradients(trees: list[tuple[str, ast.Module]]) -> bool | None:
@@ -304,16 +325,10 @@ _READERS = ("read_csv", "read_excel", "read_table", "loadtxt", "genfromtxt", "fr
 
 def data_from_file(trees: list[tuple[str, ast.Module]]) -> Read | None:
     """Where the code reads its training samples from a file: the ``zip(a, b)`` (or the one name) the loop
-    around backward() goes through, followed through the top-level assignments it was made from (at most a
-    few) to a call of a file reader (``pd.read_csv``, ``np.loadtxt``, ``open``, ...).  None otherwise."""
-    bound: dict[str, list[tuple[str, ast.Assign]]] = {}
-    for unit, tree in trees:
-        for node in tree.body:
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    for name in ast.walk(target):
-                        if isinstance(name, ast.Name):
-                            bound.setdefault(name.id, []).append((unit, node))
+    around backward() goes through, followed through the assignments it was made from (each name bound once,
+    at most a few back) to a call of a file reader (``pd.read_csv``, ``np.loadtxt``, ``open``, ...).  None
+    otherwise."""
+    bound = _bound_once(trees)
     for _unit, tree in trees:
         for loop in ast.walk(tree):
             if isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop)):
@@ -324,16 +339,16 @@ def data_from_file(trees: list[tuple[str, ast.Module]]) -> Read | None:
     return None
 
 
-def _reader_behind(expression: ast.AST, bound: dict[str, list[tuple[str, ast.Assign]]],
+def _reader_behind(expression: ast.AST, bound: dict[str, tuple[str, ast.Assign]],
                    depth: int) -> tuple[str, ast.Assign] | None:
-    """The top-level assignment whose value calls a file reader, among those ``expression``'s names were
-    made from (each name bound once), at most ``depth`` assignments back."""
+    """The assignment whose value calls a file reader, among those ``expression``'s names were made from,
+    at most ``depth`` assignments back."""
     if depth == 0:
         return None
     for node in ast.walk(expression):
-        if not (isinstance(node, ast.Name) and len(bound.get(node.id, [])) == 1):
+        if not (isinstance(node, ast.Name) and node.id in bound):
             continue
-        unit, assign = bound[node.id][0]
+        unit, assign = bound[node.id]
         if any(isinstance(c, ast.Call) and ast.unparse(c.func).split(".")[-1] in _READERS
                for c in ast.walk(assign.value)):
             return unit, assign
@@ -371,8 +386,9 @@ def starting_values(trees: list[tuple[str, ast.Module]], names: Sequence[str]) -
                     found[target] = Read(value, unit, node.lineno, visible(ast.unparse(node), 200))
     once = _bound_once(trees)  # made inside ``main()`` or an ``if __name__ == "__main__":`` block, once
     for name in names:
-        if name not in found and name in once and _start_value(once[name][1].value) is not None:
-            unit, node = once[name]
+        place = _value_of(name, once) if name not in found else None
+        if place is not None and _start_value(place[1].value) is not None:
+            unit, node = place
             found[name] = Read(_start_value(node.value), unit, node.lineno, visible(ast.unparse(node), 200))
     return found
 
@@ -414,25 +430,36 @@ def where_listed(trees: list[tuple[str, ast.Module]], values: Sequence[float]) -
 
 
 def _bound_once(trees: list[tuple[str, ast.Module]]) -> dict[str, tuple[str, ast.Assign]]:
-    """Each name the code binds exactly once, by a plain ``name = ...`` anywhere (the module, an ``if
-    __name__ == "__main__":`` block, a ``main()``), with where; a name bound twice, or bound in any other way
-    too (a loop's target, an argument, ``+=``), is left out: which value a loop sees is then not in the text."""
+    """Each name the code binds exactly once, by a plain assignment anywhere (the module, an ``if __name__ ==
+    "__main__":`` block, a ``main()``; ``x, y = ...`` binds both), with the assignment; a name bound twice, or
+    bound in any other way too (a loop's target, an argument, ``+=``), is left out: which value a loop sees
+    is then not in the text."""
     plain: dict[str, tuple[str, ast.Assign]] = {}
     binds: dict[str, int] = {}
     for unit, tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                plain[node.targets[0].id] = (unit, node)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                for name in ast.walk(node.targets[0]):
+                    if isinstance(name, ast.Name):
+                        plain[name.id] = (unit, node)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 binds[node.id] = binds.get(node.id, 0) + 1
             elif isinstance(node, ast.arg):
                 binds[node.arg] = binds.get(node.arg, 0) + 2  # never "once": its value comes from a call
     return {name: place for name, place in plain.items() if binds.get(name) == 1}
 
 
+def _value_of(name: str, bound: dict[str, tuple[str, ast.Assign]]) -> tuple[str, ast.Assign] | None:
+    """The assignment that binds ``name`` alone (``name = value``), where it is bound once."""
+    place = bound.get(name)
+    if place is None or not (isinstance(place[1].targets[0], ast.Name) and place[1].targets[0].id == name):
+        return None
+    return place
+
+
 def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...], tuple[float, ...], Read] | None:
     """The samples the training loop goes through, when it says so plainly: the ``zip(a, b)`` of the loop
-    around backward(), ``a`` and ``b`` each bound once, at the top level, to a literal list of numbers."""
+    around backward(), ``a`` and ``b`` each bound once (see ``_bound_once``) to a literal list of numbers."""
     bound = _bound_once(trees)
     found = {}  # (xs, ys) -> where xs is written
     for tree in (tree for _, tree in trees):
@@ -441,8 +468,8 @@ def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...
                 continue
             call = loop.iter
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
-                    and all(isinstance(a, ast.Name) and a.id in bound for a in call.args):
-                (unit, first), (_, second) = (bound[a.id] for a in call.args)
+                    and all(isinstance(a, ast.Name) and _value_of(a.id, bound) for a in call.args):
+                (unit, first), (_, second) = (_value_of(a.id, bound) for a in call.args)
                 xs, ys = _listed(first.value), _listed(second.value)
                 if xs is not None and ys is not None:
                     found.setdefault((xs, ys), (unit, first))

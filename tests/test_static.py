@@ -156,11 +156,17 @@ def test_the_samples_a_training_loop_reads_from_a_file_are_found() -> None:
 
 def test_what_the_steps_update_is_read_only_where_the_text_says_it() -> None:
     parsed = trees("w.data = w.data - 0.01 * w.grad.data\nself.w1 -= lr * self.w1.grad\n"
-                   "v.data.sub_(0.01 * v.grad.data)\nw.grad.data.zero_()\nw.grad = None\n")
-    assert static.stepped(parsed) == {"w", "self.w1", "v"}
-    assert static.stepped(trees("opt = torch.optim.SGD([w], lr=0.01)\nw.data -= 0.01 * w.grad\n")) is None
-    assert static.stepped(trees("opt.step()\n")) is None
-    assert static.stepped(trees("w.grad.data.zero_()\n")) is None  # no step at all: nothing is known
+                   "v.data.sub_(0.01 * v.grad.data)\nw.grad.data.zero_()\nw.grad = None\ng = w.grad.item()\n"
+                   "for epoch in range(3):\n    u = fresh(u_new)\n")
+    assert static.stepped(parsed) == {"w", "self.w1", "v", "u"}
+    assert static.stepped(trees("w.grad.data.zero_()\nb = torch.tensor([1.0], requires_grad=True)\n")) == set()
+    # What the text does not say: an optimizer's step, a loop over the parameters, a function's argument, an
+    # element chosen by a variable.
+    for code in ("opt = torch.optim.SGD([w], lr=0.01)\nw.data -= 0.01 * w.grad\n", "opt.step()\n",
+                 "for p in (w, b):\n    p.data -= 0.01 * p.grad.data\n",
+                 "def update(p):\n    p.data = p.data - 0.01 * p.grad.data\n",
+                 "for i in range(3):\n    w[i].data -= 0.01 * w.grad[i]\n"):
+        assert static.stepped(trees(code)) is None, code
 
 
 def test_a_tensor_made_to_record_gradients_is_found_in_each_form() -> None:
