@@ -157,8 +157,8 @@ def test_the_samples_a_training_loop_reads_from_a_file_are_found() -> None:
 def test_what_the_steps_update_is_read_only_where_the_text_says_it() -> None:
     parsed = trees("w.data = w.data - 0.01 * w.grad.data\nself.w1 -= lr * self.w1.grad\n"
                    "v.data.sub_(0.01 * v.grad.data)\nw.grad.data.zero_()\nw.grad = None\ng = w.grad.item()\n"
-                   "for epoch in range(3):\n    u = fresh(u_new)\n")
-    assert static.stepped(parsed) == {"w", "self.w1", "v", "u"}
+                   "for epoch in range(3):\n    u = fresh(u_new)\ngz = z.grad.data\nz.data = z.data - 0.01 * gz\n")
+    assert static.stepped(parsed) == {"w", "self.w1", "v", "u", "z"}  # (a step through a copied gradient too)
     assert static.stepped(trees("w.grad.data.zero_()\nb = torch.tensor([1.0], requires_grad=True)\n")) == set()
     # What the text does not say: an optimizer's step, a loop over the parameters, a function's argument, an
     # element chosen by a variable.
