@@ -190,8 +190,8 @@ def _rates_per_parameter(ctx: Context, said: str) -> list[Diagnosis]:
 
 
 def _never_stepped(ctx: Context, said: str, terms: CodeTerms | None) -> list[Diagnosis]:
-    """A name of the code's one model that records gradients but that no statement of the code changes: it
-    keeps its starting value.  Nothing is said where the steps are left to an optimizer or change a name
+    """A name of the code's one model that records gradients but that no statement of the code changes,
+    while another is updated: it keeps its starting value.  Nothing is said where the steps are left to an optimizer or change a name
     that stands for a parameter (a loop over a list of them, a function's argument): then the text does not
     show which parameters move (see ``static.stepped``)."""
     steps = static.stepped(ctx.trees)
@@ -202,6 +202,8 @@ def _never_stepped(ctx: Context, said: str, terms: CodeTerms | None) -> list[Dia
     def covers(step: str, name: str) -> bool:
         return name == step or name.startswith((f"{step}[", f"{step}."))
 
+    if not any(covers(step, name) for step in steps for name in names):
+        return []  # no parameter is updated at all: an unfinished training, not one parameter forgotten
     frozen = [(name, made) for name in names if not any(covers(step, name) for step in steps)
               for made in [static.made_for_grad(ctx.trees, name.split("[")[0])] if made is not None]
     if not frozen:

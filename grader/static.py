@@ -216,10 +216,10 @@ _OPTIMIZERS = ("step", "SGD", "Adam")  # a step the code leaves to torch.optim: 
 
 
 def stepped(trees: list[tuple[str, ast.Module]]) -> set[str] | None:
-    """What the code's statements change of its tensors, each as written (``w``, ``self.w1``, ``w[0]``);
-    None when an optimizer makes the steps, or a step changes a name that stands for something else each
-    time (a loop's target or an argument: ``for p in params: p.data -= ...``, ``w[i]``): then which
-    parameters move is not in the text."""
+    """What the code's statements change of its tensors, each as written (``w``, ``self.w1``, ``w[0]``).
+    None when there is none (an unfinished program), when an optimizer makes the steps, or when a step
+    changes a name that stands for something else each time (a loop's target or an argument: ``for p in
+    params: p.data -= ...``, ``w[i]``): then which parameters move is not in the text."""
     stands_for = {n.id for _u, t in trees for loop in ast.walk(t) if isinstance(loop, (ast.For, ast.comprehension))
                   for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
     stands_for |= {a.arg for _u, t in trees for a in ast.walk(t) if isinstance(a, ast.arg) and a.arg != "self"}
@@ -241,7 +241,7 @@ def stepped(trees: list[tuple[str, ast.Module]]) -> set[str] | None:
             if isinstance(base, ast.Name) and base.id in stands_for:
                 return None
             found.add(ast.unparse(target))
-    return found
+    return found or None  # (no step at all: an unfinished program, whose run names what it lacks)
 
 
 def resets_gradients(trees: list[tuple[str, ast.Module]]) -> bool | None:
