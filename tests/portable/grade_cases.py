@@ -34,7 +34,7 @@ def outcome(case, folder: Path, runner) -> dict:
         report = grade(submission, get_spec(submission.assignment), runner, time_limit=case.timeout)
     return {"name": case.name, "checks": {c.id: c.status for c in report.checks}, "score": report.score,
             "diagnoses": sorted(d.id for d in report.diagnoses), "error": report.error is not None,
-            "isolation": list(report.trace.isolation)}
+            "error_text": report.error or "", "isolation": list(report.trace.isolation)}
 
 
 def main(folder: str, python: str, names: list[str]) -> None:
