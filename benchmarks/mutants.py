@@ -21,8 +21,9 @@ that fits, since a notebook may hold the linear program first:
 It also respells each correct program without changing its mathematics (its tensors renamed p0, p1...;
 forward and loss renamed predict and cost; everything inside ``def main()``): each must keep full marks
 and no diagnosis.  With ``--pairs N`` it also plants N pairs of mistakes in each program; a pair is named
-when both are.  A mutant is *named* when the report carries the planted id and loses points.  The programs belong to their
-authors and are never committed; this prints figures and, with ``--show``, each miss.  Run by hand.
+when both are.  A mutant is *named* when the report carries the planted id and loses points.  The programs
+belong to their authors and are never committed; this prints figures and, with ``--show``, each miss.  Run
+by hand.
 """
 
 from __future__ import annotations

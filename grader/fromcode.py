@@ -2,8 +2,9 @@
 at its first lines, a syntax of Python 2, a crash in its first epoch): the data its loop zips (or reads from
 a file), the starting values, the rate (or each parameter's own), the epochs, the terms of the model its
 forward returns, matched to the spec's by what each does (its derivative), not by its name, a parameter
-that records gradients but that no step of the code changes, and gradients that no line ever resets.  Each says it was read from the code; where the run shows the
-same mistake, the run's diagnosis stands (grader/diagnose.py ``_drop_implied``).
+that records gradients but that no step of the code changes, and gradients that no line ever resets.  Each
+says it was read from the code; where the run shows the same mistake, the run's diagnosis stands
+(grader/diagnose.py ``_drop_implied``).
 """
 
 from __future__ import annotations
@@ -191,9 +192,9 @@ def _rates_per_parameter(ctx: Context, said: str) -> list[Diagnosis]:
 
 def _never_stepped(ctx: Context, said: str, terms: CodeTerms | None) -> list[Diagnosis]:
     """A name of the code's one model that records gradients but that no statement of the code changes,
-    while another is updated: it keeps its starting value.  Nothing is said where the steps are left to an optimizer or change a name
-    that stands for a parameter (a loop over a list of them, a function's argument): then the text does not
-    show which parameters move (see ``static.stepped``)."""
+    while another is updated: it keeps its starting value.  Nothing is said where the steps are left to an
+    optimizer or change a name that stands for a parameter (a loop over a list of them, a function's
+    argument): then the text does not show which parameters move (see ``static.stepped``)."""
     steps = static.stepped(ctx.trees)
     if terms is None or steps is None:
         return []

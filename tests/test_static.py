@@ -170,8 +170,9 @@ def test_what_the_steps_update_is_read_only_where_the_text_says_it() -> None:
 
 
 def test_a_tensor_made_to_record_gradients_is_found_in_each_form() -> None:
-    for code, name in (("b = torch.tensor([4.0], requires_grad=True)", "b"), ("b = torch.Tensor([1.0])\nb.requires_grad = True", "b"),
-                       ("b.requires_grad_()", "b"), ("self.b = nn.Parameter(torch.zeros(1))", "self.b")):
+    for code, name in (("b = torch.tensor([4.0], requires_grad=True)", "b"),
+                       ("b = torch.Tensor([1.0])\nb.requires_grad = True", "b"), ("b.requires_grad_()", "b"),
+                       ("self.b = nn.Parameter(torch.zeros(1))", "self.b")):
         assert static.made_for_grad(trees(code), name) is not None, code
     for code in ("b = torch.tensor([4.0])", "b = torch.tensor([4.0], requires_grad=False)", "b.requires_grad = False",
                  "c = torch.tensor([1.0], requires_grad=True)"):
@@ -219,10 +220,12 @@ def test_data_and_starts_made_inside_main_are_read_where_bound_once() -> None:
 
 
 def test_a_rate_or_an_epoch_count_given_a_name_once_is_read() -> None:
-    code = "α = 0.02\nn_epochs = 300\nfor epoch in range(n_epochs):\n    l.backward()\n    w.data -= α * w.grad.data\n"
+    code = ("α = 0.02\nn_epochs = 300\nfor epoch in range(n_epochs):\n    l.backward()\n"
+            "    w.data -= α * w.grad.data\n")
     parsed = trees(code)
     assert static.learning_rate(parsed).value == 0.02 and static.epochs(parsed).value == 300
-    inside = "def main():\n    lr = 0.05\n    for epoch in range(0, 7):\n        l.backward()\n        w.data -= lr * w.grad\n"
+    inside = ("def main():\n    lr = 0.05\n    for epoch in range(0, 7):\n        l.backward()\n"
+              "        w.data -= lr * w.grad\n")
     assert static.learning_rate(trees(inside)).value == 0.05 and static.epochs(trees(inside)).value == 7
     # A name given two values, or one that is computed, is not read.
     for other in ("α = 0.5\n", "n_epochs = n_epochs * 2\n"):
