@@ -86,6 +86,17 @@ def asks_for_gradients(trees: list[tuple[str, ast.Module]]) -> bool:
     return any(_asks(node) for _, tree in trees for node in ast.walk(tree))
 
 
+def _training_loops(trees: list[tuple[str, ast.Module]]) -> list[tuple[str, ast.For | ast.While]]:
+    """Every loop around a backward() call, of any kind, outer ones first, with its unit."""
+    return [(unit, node) for unit, tree in trees for node in ast.walk(tree)
+            if isinstance(node, (ast.For, ast.While)) and any(_asks(n) for n in ast.walk(node))]
+
+
+def _value(node: ast.AST, named: Mapping[str, float]) -> float | None:
+    """A plain number, or a name the code binds once to one (in ``named``)."""
+    return named.get(node.id) if isinstance(node, ast.Name) else _number(node)
+
+
 
 def _named_numbers(trees: list[tuple[str, ast.Module]]) -> dict[str, float]:
     """The names the code binds once to a plain number (``lr = 0.02``, ``epochs = 300``), anywhere."""
@@ -100,7 +111,7 @@ def _range_count(loop: ast.For, named: Mapping[str, float]) -> float | None:
     call = loop.iter
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("range", "xrange")):
         return None
-    args = [named.get(a.id) if isinstance(a, ast.Name) else _number(a) for a in call.args]
+    args = [_value(a, named) for a in call.args]
     if len(args) == 1:
         return args[0]
     if len(args) == 2 and args[0] == 0:
@@ -113,11 +124,7 @@ def epochs(trees: list[tuple[str, ast.Module]], after: tuple[str, int] | None = 
     Where the code has several training loops (a notebook's exercises), ``after`` (the unit and line where
     the program stopped) picks the one it stopped in, else the first after it: the training it was about
     to run."""
-    found = []  # every loop around a backward() call, of any kind (an epoch loop over range(n_epochs) too)
-    for name, tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.For, ast.While)) and any(_asks(n) for n in ast.walk(node)):
-                found.append((name, node))
+    found = _training_loops(trees)
     outer = [(name, loop) for name, loop in found
              if not any(other is not loop and loop in ast.walk(other) for _, other in found)]
     place = _place(trees, *after) if after is not None else None
@@ -154,7 +161,7 @@ def _rate_of(expression: ast.AST, named: Mapping[str, float]) -> float | None:
         expression = expression.right
     if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.Mult):
         for constant, other in ((expression.left, expression.right), (expression.right, expression.left)):
-            value = named.get(constant.id) if isinstance(constant, ast.Name) else _number(constant)
+            value = _value(constant, named)
             if value is not None and ".grad" in ast.unparse(other):
                 return value
     return None
@@ -182,12 +189,10 @@ def rates(trees: list[tuple[str, ast.Module]]) -> list[Read]:
             elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub):
                 value = _rate_of(node.value, named)
             elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("SGD"):
-                value = next((named.get(k.value.id) if isinstance(k.value, ast.Name) else _number(k.value)
-                              for k in node.keywords if k.arg == "lr"), None)
+                value = next((_value(k.value, named) for k in node.keywords if k.arg == "lr"), None)
             if value is not None:
                 rates.append(Read(value, name, node.lineno, visible(ast.unparse(node), 200)))
-    units = [name for name, _ in trees]
-    return sorted(rates, key=lambda r: (units.index(r.unit), r.line))
+    return sorted(rates, key=lambda r: _place(trees, r.unit, r.line))
 
 
 def _changed(node: ast.AST, in_loop: bool) -> ast.expr | None:
@@ -207,9 +212,14 @@ def _changed(node: ast.AST, in_loop: bool) -> ast.expr | None:
         target = node.func.value
     if isinstance(target, ast.Attribute) and target.attr == "data":
         target = target.value
-    if target is None or ".grad" in f"{ast.unparse(target)}.":
+    if target is None or _on_a_gradient(target):
         return None
     return target
+
+
+def _on_a_gradient(node: ast.expr) -> bool:
+    """``w.grad``, ``w.grad.data``: a gradient, not the tensor it belongs to."""
+    return ".grad" in f"{ast.unparse(node)}."
 
 
 _OPTIMIZERS = ("step", "SGD", "Adam")  # a step the code leaves to torch.optim: what it updates is not in the text
@@ -258,7 +268,7 @@ def resets_gradients(trees: list[tuple[str, ast.Module]]) -> bool | None:
                     return None
                 found |= func.endswith("zero_grad") or (
                     isinstance(node.func, ast.Attribute) and node.func.attr.endswith("_")
-                    and ".grad" in f"{ast.unparse(node.func.value)}.")
+                    and _on_a_gradient(node.func.value))
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = [node.target] if isinstance(node, ast.AugAssign) else node.targets
                 found |= any(ast.unparse(t).endswith((".grad", ".grad.data")) for t in targets)
@@ -272,17 +282,14 @@ def backward_never_reset(trees: list[tuple[str, ast.Module]]) -> Read | None:
     ``.grad`` afresh.  None otherwise."""
     if resets_gradients(trees) is not False:
         return None
-    for unit, tree in trees:
-        for loop in ast.walk(tree):
-            if not isinstance(loop, (ast.For, ast.While)):
-                continue
-            calls = sorted((n for n in ast.walk(loop) if isinstance(n, ast.Call) and _asks(n.func)),
-                           key=lambda n: n.lineno)
-            if not calls:
-                continue
-            if any(_renews(node) for node in ast.walk(loop)):
-                return None
-            return Read(0.0, unit, calls[0].lineno, visible(ast.unparse(calls[0]), 200))
+    for unit, loop in _training_loops(trees):
+        calls = sorted((n for n in ast.walk(loop) if isinstance(n, ast.Call) and _asks(n.func)),
+                       key=lambda n: n.lineno)
+        if not calls:
+            continue
+        if any(_renews(node) for node in ast.walk(loop)):
+            return None
+        return Read(0.0, unit, calls[0].lineno, visible(ast.unparse(calls[0]), 200))
     return None
 
 
@@ -329,13 +336,11 @@ def data_from_file(trees: list[tuple[str, ast.Module]]) -> Read | None:
     at most a few back) to a call of a file reader (``pd.read_csv``, ``np.loadtxt``, ``open``, ...).  None
     otherwise."""
     bound = _bound_once(trees)
-    for _unit, tree in trees:
-        for loop in ast.walk(tree):
-            if isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop)):
-                found = _reader_behind(loop.iter, bound, depth=4)
-                if found is not None:
-                    unit, node = found
-                    return Read(0.0, unit, node.lineno, visible(ast.unparse(node), 200))
+    for _unit, loop in _training_loops(trees):
+        found = _reader_behind(loop.iter, bound, depth=4) if isinstance(loop, ast.For) else None
+        if found is not None:
+            unit, node = found
+            return Read(0.0, unit, node.lineno, visible(ast.unparse(node), 200))
     return None
 
 
@@ -462,17 +467,14 @@ def training_data(trees: list[tuple[str, ast.Module]]) -> tuple[tuple[float, ...
     around backward(), ``a`` and ``b`` each bound once (see ``_bound_once``) to a literal list of numbers."""
     bound = _bound_once(trees)
     found = {}  # (xs, ys) -> where xs is written
-    for tree in (tree for _, tree in trees):
-        for loop in ast.walk(tree):
-            if not (isinstance(loop, ast.For) and any(_asks(n) for n in ast.walk(loop))):
-                continue
-            call = loop.iter
-            if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
-                    and all(isinstance(a, ast.Name) and _value_of(a.id, bound) for a in call.args):
-                (unit, first), (_, second) = (_value_of(a.id, bound) for a in call.args)
-                xs, ys = _listed(first.value), _listed(second.value)
-                if xs is not None and ys is not None:
-                    found.setdefault((xs, ys), (unit, first))
+    for _unit, loop in _training_loops(trees):
+        call = loop.iter if isinstance(loop, ast.For) else None
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "zip" and len(call.args) == 2 \
+                and all(isinstance(a, ast.Name) and _value_of(a.id, bound) for a in call.args):
+            (unit, first), (_, second) = (_value_of(a.id, bound) for a in call.args)
+            xs, ys = _listed(first.value), _listed(second.value)
+            if xs is not None and ys is not None:
+                found.setdefault((xs, ys), (unit, first))
     if len(found) != 1:
         return None
     (xs, ys), (unit, node) = next(iter(found.items()))
